@@ -1,0 +1,123 @@
+"""Atomic Parquet writes and validated reads of persona shards (schemas in `corpus.schema`)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from corpus import schema
+from corpus.errors import CorpusError
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temp file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def to_table(rows: Sequence[Mapping[str, object]], table_schema: pa.Schema) -> pa.Table:
+    """Build a table of `table_schema` from row dicts (missing nullable columns become null)."""
+    try:
+        return pa.Table.from_pylist(list(rows), schema=table_schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise CorpusError(f"rows do not match the {table_schema.metadata[b'table'].decode()} schema: {exc}") from exc
+
+
+def write_table(table: pa.Table, path: Path, table_schema: pa.Schema) -> Path:
+    """Validate `table` against `table_schema` and write it atomically as Parquet."""
+    path = Path(path)
+    if not table.schema.equals(table_schema, check_metadata=False):
+        table = table.select(table_schema.names).cast(table_schema)
+    table = table.replace_schema_metadata(table_schema.metadata)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_rows(rows: Sequence[Mapping[str, object]], path: Path, table_schema: pa.Schema) -> Path:
+    """Write row dicts as a Parquet file of `table_schema`, atomically."""
+    return write_table(to_table(rows, table_schema), path, table_schema)
+
+
+def read_table(path: Path, table_schema: pa.Schema) -> pa.Table:
+    """Read a shard, checking it is Parquet, of the current schema version, with the expected columns."""
+    path = Path(path)
+    if not path.is_file():
+        raise CorpusError(f"shard not found: {path}")
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise CorpusError(f"corrupt or unreadable Parquet shard {path}: {exc}") from exc
+    version = schema.schema_version_of(table.schema)
+    if version != schema.SCHEMA_VERSION:
+        raise CorpusError(
+            f"{path} has shard schema version {version}, this tool reads version {schema.SCHEMA_VERSION}; "
+            "re-run `corpus attribute`"
+        )
+    missing = [name for name in table_schema.names if name not in table.column_names]
+    if missing:
+        raise CorpusError(f"{path} lacks the columns {', '.join(missing)}")
+    return table.select(table_schema.names).cast(table_schema)
+
+
+def utterance_shard_path(shard_dir: Path, book_id: str) -> Path:
+    """Where the utterance shard of `book_id` lives in `shard_dir`."""
+    return Path(shard_dir) / f"{book_id}{schema.UTTERANCES_FILE_SUFFIX}"
+
+
+def utterance_shards(shard_dir: Path) -> list[Path]:
+    """All utterance shards of a run folder, sorted by name; an error if there are none."""
+    shard_dir = Path(shard_dir)
+    if not shard_dir.is_dir():
+        raise CorpusError(f"shard directory not found: {shard_dir}")
+    try:
+        paths = sorted(shard_dir.glob(f"*{schema.UTTERANCES_FILE_SUFFIX}"))
+    except OSError as exc:
+        raise CorpusError(f"cannot read shard directory {shard_dir}: {exc}") from exc
+    if not paths:
+        raise CorpusError(f"no utterance shards (*{schema.UTTERANCES_FILE_SUFFIX}) in {shard_dir}")
+    return paths
+
+
+def read_utterances(shard_dir: Path, book_ids: Iterable[str] | None = None) -> pa.Table:
+    """All utterances of a run folder (optionally only some books) as one table."""
+    wanted = set(book_ids) if book_ids is not None else None
+    paths = [
+        p for p in utterance_shards(shard_dir)
+        if wanted is None or p.name[: -len(schema.UTTERANCES_FILE_SUFFIX)] in wanted
+    ]
+    if wanted is not None and not paths:
+        raise CorpusError(f"none of the books {', '.join(sorted(wanted))} has a shard in {shard_dir}")
+    return pa.concat_tables([read_table(p, schema.UTTERANCES) for p in paths])
+
+
+def read_characters(shard_dir: Path) -> pa.Table:
+    """The characters table of a run folder."""
+    return read_table(Path(shard_dir) / schema.CHARACTERS_FILE, schema.CHARACTERS)
+
+
+def read_books(shard_dir: Path) -> pa.Table:
+    """The books table of a run folder."""
+    return read_table(Path(shard_dir) / schema.BOOKS_FILE, schema.BOOKS)

@@ -1,0 +1,1 @@
+"""Soft-prompt persona training on corpus shards."""
