@@ -1,0 +1,575 @@
+"""Gutenberg raw file -> clean text: decoding, header/footer strip, preamble metadata, normalisation, chapters.
+
+The clean text is what every later stage's character offsets refer to, so everything here is
+deterministic: the same raw bytes always give the same text.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import textwrap
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from corpus.errors import CorpusError
+
+PUBLIC_DOMAIN_USA = "Public domain in the USA."
+COPYRIGHTED = "Copyrighted"
+
+
+@dataclass(frozen=True)
+class CleanConfig:
+    """How raw Gutenberg text becomes clean text."""
+
+    wrapped_line_min: int = field(default=45, metadata={"help": "a paragraph is unwrapped when all its lines but the last are at least this long"})
+    heading_max_chars: int = field(default=80, metadata={"help": "longest line that can be a chapter heading"})
+    heading_max_lines: int = field(default=2, metadata={"help": "most lines a chapter heading paragraph may have"})
+    subtitle_max_chars: int = field(default=60, metadata={"help": "longest one-line paragraph after a heading taken as its subtitle"})
+    min_chapter_chars: int = field(default=400, metadata={"help": "a heading followed by less text than this is a TOC entry or a part heading"})
+    prose_case_ratio: float = field(default=3.0, metadata={"help": "prose has this many times more lower- than upper-case letters"})
+    toc_min_run: int = field(default=3, metadata={"help": "this many back-to-back headings of one kind are a table of contents"})
+    credits_paragraphs: int = field(default=6, metadata={"help": "how many leading body paragraphs are searched for 'Produced by' credits"})
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A chapter: its heading and its [start, end) character offsets in the clean text."""
+
+    title: str
+    start: int
+    end: int
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class Preamble:
+    """Metadata parsed from the lines above the `*** START OF ...` marker."""
+
+    title: str | None = None
+    subtitle: str | None = None
+    author: str | None = None
+    authors: list[str] = field(default_factory=list)
+    release_date: str | None = None
+    language: str | None = None
+    encoding: str | None = None
+
+
+@dataclass
+class CleanBook:
+    """The clean text of one book and what was learnt while cleaning it."""
+
+    text: str
+    preamble: Preamble
+    rights: str | None
+    encoding: str
+    chapters: list[Chapter]
+    header_found: bool
+
+
+# --- decoding -------------------------------------------------------------------------------------
+
+_DECLARED_CHARSET = re.compile(rb"Character set encoding:\s*([^\r\n]+)", re.IGNORECASE)
+_HTML_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.IGNORECASE)
+_PREAMBLE_BYTES = 8192  # the charset line always sits in the first few lines
+_MOJIBAKE_MARK = "\u00e2\u0080"  # UTF-8 punctuation that was decoded as latin-1 and re-encoded
+
+
+def codec_name(declared: str) -> str | None:
+    """Python codec name for a charset declaration like 'ISO-8859-1', 'UTF-8.' or 'ISO-646-US (US-ASCII)'."""
+    for token in re.findall(r"[A-Za-z0-9_:-]+", declared):
+        token = token.strip("-_:")
+        if token.upper().startswith("ISO-646") or token.upper() in {"ASCII", "US-ASCII"}:
+            return "ascii"
+        try:
+            return codecs.lookup(token).name
+        except LookupError:
+            continue
+    return None
+
+
+def declared_charset(raw: bytes, http_charset: str | None = None) -> str | None:
+    """The charset the file declares (preamble line or HTML meta), else the HTTP header's."""
+    head = raw[:_PREAMBLE_BYTES]
+    for pattern in (_DECLARED_CHARSET, _HTML_CHARSET):
+        match = pattern.search(head)
+        if match:
+            name = codec_name(match.group(1).decode("ascii", "replace"))
+            if name:
+                return name
+    return codec_name(http_charset) if http_charset else None
+
+
+def decode(raw: bytes, http_charset: str | None = None, forced: str | None = None) -> tuple[str, str]:
+    """Decode raw bytes -> (text, codec used).
+
+    Order: a forced codec; a UTF-8 BOM; the declared charset; UTF-8 as the fallback when the declared
+    charset does not fit (ASCII-declared files often hold UTF-8). Anything else is an error rather than
+    a silent guess, because a wrong guess shifts every later offset.
+    """
+    if forced:
+        name = codec_name(forced)
+        if name is None:
+            raise CorpusError(f"unknown text encoding {forced!r}")
+        try:
+            return _repair_double_encoding(raw.decode(name), name)
+        except UnicodeDecodeError as exc:
+            raise CorpusError(f"the file does not decode as {name}: {exc.reason} at byte {exc.start}") from exc
+    if raw.startswith(codecs.BOM_UTF8):
+        return _repair_double_encoding(raw[len(codecs.BOM_UTF8):].decode("utf-8", "strict"), "utf-8")
+    declared = declared_charset(raw, http_charset)
+    for name in dict.fromkeys(n for n in (declared, "utf-8") if n):
+        try:
+            return _repair_double_encoding(raw.decode(name), name)
+        except UnicodeDecodeError:
+            continue
+    if declared:
+        raise CorpusError(f"the file declares {declared} but decodes neither as that nor as UTF-8; pass --encoding")
+    raise CorpusError("the file is not UTF-8 and declares no character set; pass --encoding (e.g. latin-1)")
+
+
+def _repair_double_encoding(text: str, name: str) -> tuple[str, str]:
+    """Undo UTF-8 that was once decoded as latin-1 and saved again (whole-file mojibake like 'â\\x80\\x9c')."""
+    if name != "utf-8" or _MOJIBAKE_MARK not in text:
+        return text, name
+    try:
+        return text.encode("latin-1").decode("utf-8"), "utf-8 (repaired double encoding)"
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text, name
+
+
+# --- header / footer ------------------------------------------------------------------------------
+
+_START = re.compile(
+    r"^[ \t]*\*{3}[ \t]*START OF (?:THE |THIS )?PROJECT GUTENBERG E-?(?:BOOK|TEXT)\b[^\n]*$"
+    r"|^[ \t]*\*END\*THE SMALL PRINT![^\n]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_END = re.compile(
+    r"^[ \t]*\*{3}[ \t]*END OF (?:THE |THIS )?PROJECT GUTENBERG E-?(?:BOOK|TEXT)\b"
+    r"|^[ \t]*End of (?:the |this )?Project Gutenberg(?:['’]s)?\b"
+    r"|^[ \t]*\*{3}[ \t]*START: FULL LICENSE",
+    re.IGNORECASE | re.MULTILINE,
+)
+_MARKER_CLOSE_LINES = 3  # a START marker's closing *** may be wrapped onto the next lines
+_CREDITS = re.compile(
+    r"^(?:Produced by|E-?text prepared by|Transcribed (?:from|by)|This (?:e-?text|e-?book) was (?:prepared|produced)"
+    r"|Text file produced by|HTML version by|Updated editions will)",
+    re.IGNORECASE,
+)
+_COPYRIGHTED = re.compile(
+    r"This is a COPYRIGHTED Project Gutenberg|one of the few copyrighted individual works", re.IGNORECASE
+)
+_PUBLIC_DOMAIN = re.compile(
+    r"not protected by U\.?S\.? copyright|public domain in the United States"
+    r"|for the use of anyone anywhere(?: in the United States)?(?: and most other parts of the world)? at no cost",
+    re.IGNORECASE,
+)
+
+
+def split_boilerplate(text: str) -> tuple[str, str, str]:
+    """Split a Gutenberg file -> (header, body, footer); header/footer are '' when no marker is found."""
+    start = _START.search(text)
+    body_start = 0
+    if start:
+        body_start = start.end()
+        if not start.group(0).rstrip().endswith("*"):
+            tail = text[body_start:].split("\n", _MARKER_CLOSE_LINES + 1)
+            for i, line in enumerate(tail[:_MARKER_CLOSE_LINES + 1]):
+                if line.rstrip().endswith("***"):
+                    body_start += sum(len(part) + 1 for part in tail[: i + 1])
+                    break
+    end = _END.search(text, body_start)
+    body_end = end.start() if end else len(text)
+    return text[:body_start], text[body_start:body_end], text[body_end:]
+
+
+def detect_rights(header: str, footer: str) -> str | None:
+    """'Copyrighted' when the boilerplate says so, 'Public domain in the USA.' for the standard licence, else None."""
+    boilerplate = header + "\n" + footer
+    if _COPYRIGHTED.search(boilerplate):
+        return COPYRIGHTED
+    if _PUBLIC_DOMAIN.search(re.sub(r"\s+", " ", boilerplate)):
+        return PUBLIC_DOMAIN_USA
+    return None
+
+
+def drop_credits(paragraphs: list[str], config: CleanConfig) -> list[str]:
+    """Remove 'Produced by ...' style transcriber credits from the first paragraphs of the body."""
+    head = [p for p in paragraphs[: config.credits_paragraphs] if not _CREDITS.match(p.strip())]
+    return head + paragraphs[config.credits_paragraphs:]
+
+
+# --- preamble -------------------------------------------------------------------------------------
+
+_FIELD = re.compile(r"^(Title|Author|Release [Dd]ate|Language|Character set encoding)\s*:\s*(.*)$")
+_FIRST_LINE = re.compile(r"The Project Gutenberg E-?(?:Book|Text) of (.+?), by (.+)$", re.IGNORECASE)
+_DATE_FORMATS = (("%B %d, %Y", "%Y-%m-%d"), ("%B, %Y", "%Y-%m"), ("%B %Y", "%Y-%m"), ("%Y", "%Y"))
+
+
+def parse_preamble(header: str) -> Preamble:
+    """Title, author(s), release date, language and declared encoding from the header lines."""
+    fields: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in header.splitlines():
+        match = _FIELD.match(line.strip())
+        if match:
+            current = fields.setdefault(match.group(1).lower(), [])
+            current.append(match.group(2).strip())
+        elif current is not None and line.startswith((" ", "\t")) and line.strip() and ":" not in line:
+            current.append(line.strip())
+        else:
+            current = None
+    preamble = Preamble()
+    titles = fields.get("title", [])
+    authors = [a for a in fields.get("author", []) if a]
+    if titles:
+        preamble.title = titles[0]
+        preamble.subtitle = " ".join(titles[1:]) or None
+    if authors:
+        preamble.author, preamble.authors = authors[0], authors
+    if not titles or not authors:
+        first = _FIRST_LINE.search(" ".join(header.strip().splitlines()[:2]))
+        if first:
+            preamble.title = preamble.title or first.group(1).strip()
+            if not authors:
+                preamble.author = first.group(2).strip()
+                preamble.authors = [preamble.author]
+    release = fields.get("release date", [])
+    if release:
+        preamble.release_date = parse_release_date(release[0])
+    if fields.get("language"):
+        preamble.language = fields["language"][0]
+    if fields.get("character set encoding"):
+        preamble.encoding = codec_name(fields["character set encoding"][0])
+    return preamble
+
+
+def parse_release_date(value: str) -> str:
+    """'June 25, 2008 [EBook #43]' -> '2008-06-25'; 'March, 1998' -> '1998-03'; unparseable dates stay as written."""
+    value = re.sub(r"\[.*?\]", "", value).strip()
+    for parse_format, out_format in _DATE_FORMATS:
+        try:
+            return datetime.strptime(value, parse_format).strftime(out_format)
+        except ValueError:
+            continue
+    return value
+
+
+# --- normalisation --------------------------------------------------------------------------------
+
+_BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)*")
+_DASH_END = ("--", "—", "–")
+
+
+def split_paragraphs(text: str) -> list[str]:
+    """Blocks of text separated by blank lines, without the blank lines."""
+    return [p for p in _BLANK_LINES.split(text.strip("\n")) if p.strip()]
+
+
+def normalise_paragraph(paragraph: str, config: CleanConfig, unwrap: bool = True) -> str:
+    """Join a hard-wrapped prose paragraph into one line; keep verse, tables and short-line blocks as lines."""
+    lines = [line.rstrip() for line in paragraph.split("\n")]
+    is_prose = len(lines) == 1 or (unwrap and all(len(l.strip()) >= config.wrapped_line_min for l in lines[:-1]))
+    if not is_prose:
+        return textwrap.dedent("\n".join(lines))
+    joined = lines[0].strip()
+    for line in lines[1:]:
+        joined += ("" if joined.endswith(_DASH_END) else " ") + line.strip()
+    return re.sub(r" {2,}", " ", joined)
+
+
+def normalise(text: str, config: CleanConfig = CleanConfig(), unwrap: bool = True) -> str:
+    """Unix line endings, no BOM/trailing spaces, unwrapped prose, exactly one blank line between paragraphs."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "").expandtabs()
+    paragraphs = drop_credits(split_paragraphs(text), config)
+    out = "\n\n".join(normalise_paragraph(p, config, unwrap) for p in paragraphs)
+    return out + "\n" if out else ""
+
+
+# --- chapters -------------------------------------------------------------------------------------
+
+_NUMBER_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen"
+    "|seventeen|eighteen|nineteen|twenty|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth"
+    "|eleventh|twelfth|last|the\\s+\\w+"
+)
+_KEYWORD_HEADING = re.compile(
+    r"^(?P<kind>chapter|chap\.|stave|book|part|adventure|letter|canto|act|scene|volume|section)\s+"
+    rf"(?:[IVXLCDM]+|\d{{1,3}}|{_NUMBER_WORDS})\b\.?(?:(?:\s+|\s*[-—–:.]+\s*).*)?$",
+    re.IGNORECASE,
+)
+_BARE_NUMERAL = re.compile(r"^(?:[IVXL]+|\d{1,3})\.?(?:\s+(?P<rest>.+))?$")
+_STANDALONE = re.compile(r"^(?P<kind>prologue|epilogue|preface|introduction|conclusion|finale)\.?$", re.IGNORECASE)
+_CONTENTS = re.compile(r"^(?:table of )?contents\.?$", re.IGNORECASE)
+_PAGE_NUMBER = re.compile(r"\s+\d+$")
+_ENTRY_TEXT = re.compile(r"[^\W\d_]")
+_SENTENCE_END = (".", "!", "?", ",", ";", ":")
+_QUOTES = ("\"", "'", "“", "‘", "_")
+
+
+@dataclass
+class _Heading:
+    kind: str
+    label: str  # the heading paragraph alone, lower-cased: how a contents entry is recognised again
+    title: str  # the label as written, plus its subtitle
+    start: int
+    end: int  # end of the heading paragraph (and subtitle)
+
+
+def find_chapters(text: str, config: CleanConfig = CleanConfig()) -> list[Chapter]:
+    """Chapters of a clean text, in order; [] when the text has no recognisable headings.
+
+    A heading is a short paragraph such as 'CHAPTER IV.', 'Stave I: Marley's Ghost', 'BOOK FIRST.--A JUST MAN',
+    a bare roman numeral, or an entry of the book's own table of contents. Headings inside the table of
+    contents (or in a run of back-to-back headings of one kind) are dropped; a heading followed by too
+    little text (a 'PART ONE' above 'CHAPTER I') is merged into the next one. A chapter runs from its
+    heading to the next heading; text before the first heading belongs to no chapter.
+    """
+    spans = [(m.start(), m.end()) for m in re.finditer(r"[^\n]+(?:\n[^\n]+)*", text)]
+    toc_entries, toc_end = _contents(text, spans, config)
+    headings: list[_Heading] = []
+    for index, (start, end) in enumerate(spans):
+        if start < toc_end:
+            continue
+        kind = _heading_kind(text[start:end], toc_entries, config)
+        if kind is None:
+            continue
+        title = " ".join(text[start:end].split())
+        label = title.lower()
+        if index + 1 < len(spans):
+            nxt_start, nxt_end = spans[index + 1]
+            if _is_subtitle(text[nxt_start:nxt_end], toc_entries, config):
+                title, end = f"{title} {text[nxt_start:nxt_end].strip()}", nxt_end
+        headings.append(_Heading(kind, label, title, start, end))
+    headings = _drop_contents_runs(headings, config)
+    headings = _merge_short(headings, config)
+    body_end = len(text.rstrip())
+    return [
+        Chapter(h.title, h.start, headings[i + 1].start if i + 1 < len(headings) else body_end)
+        for i, h in enumerate(headings)
+    ]
+
+
+def _heading_kind(paragraph: str, toc_entries: set[str], config: CleanConfig) -> str | None:
+    lines = paragraph.split("\n")
+    if len(lines) > config.heading_max_lines or any(len(l.strip()) > config.heading_max_chars for l in lines):
+        return None
+    first = " ".join(lines[0].split())
+    match = _KEYWORD_HEADING.match(first) or _STANDALONE.match(first)
+    if match:
+        return match.group("kind").lower()
+    bare = _BARE_NUMERAL.match(first)
+    if bare and (bare.group("rest") is None or bare.group("rest").isupper()):
+        return "numeral"
+    if _normalise_entry(" ".join(paragraph.split())) in toc_entries:
+        return "contents entry"
+    return None
+
+
+def _is_subtitle(paragraph: str, toc_entries: set[str], config: CleanConfig) -> bool:
+    line = paragraph.strip()
+    if "\n" in line or len(line) > config.subtitle_max_chars or line.startswith(_QUOTES):
+        return False
+    if _heading_kind(line, toc_entries, config) is not None:
+        return False
+    return line.isupper() or not line.endswith(_SENTENCE_END)
+
+
+def _contents(text: str, spans: list[tuple[int, int]], config: CleanConfig) -> tuple[set[str], int]:
+    """The first 'Contents' section -> (its normalised entries, the offset where the book proper resumes).
+
+    The section ends at the first heading that repeats one of its entries, or at the first prose paragraph
+    (less the one-line headings right above it): books often go straight from the contents to 'CHAPTER I'.
+    """
+    for index, (start, end) in enumerate(spans):
+        if not _CONTENTS.match(text[start:end].split("\n")[0].strip()):
+            continue
+        blocks: list[tuple[int, set[str]]] = []
+        toc_end = len(text)
+        for offset, (nxt_start, nxt_end) in enumerate(spans[index + 1:], start=index + 1):
+            block = text[nxt_start:nxt_end]
+            if any(_normalise_entry(" ".join(block.split())) in entries for _, entries in blocks):
+                toc_end = nxt_start
+                break
+            if _is_prose(block, config):
+                toc_end = _heading_block_start(text, spans, offset, config)
+                break
+            lines = block.split("\n")
+            blocks.append((nxt_start, {_normalise_entry(l) for l in lines} | {_normalise_entry(" ".join(block.split()))}))
+        entries = set().union(*(e for block_start, e in blocks if block_start < toc_end))
+        return {e for e in entries if _ENTRY_TEXT.search(e) and not e.startswith("[")}, toc_end
+    return set(), 0
+
+
+def _is_prose(block: str, config: CleanConfig) -> bool:
+    """A long one-line paragraph of mostly lower-case text (not a heading or an upper-case contents line)."""
+    if "\n" in block or len(block) <= config.heading_max_chars or _KEYWORD_HEADING.match(block):
+        return False
+    return sum(c.islower() for c in block) > sum(c.isupper() for c in block) * config.prose_case_ratio
+
+
+def _heading_block_start(text: str, spans: list[tuple[int, int]], prose_index: int, config: CleanConfig) -> int:
+    """Start of the one-line headings (e.g. 'I' + 'Introduction') right above the prose paragraph `prose_index`.
+
+    A line in a list of same-kind lines, or a one-off heading like 'Epilogue' that comes again later in the
+    book, is the end of the contents, not a heading.
+    """
+    later = {_normalise_entry(text[a:b]) for a, b in spans[prose_index:]}
+    index = prose_index
+    while index > 0 and prose_index - index < config.heading_max_lines + 1:
+        start, end = spans[index - 1]
+        block = text[start:end]
+        if "\n" in block or len(block) > config.heading_max_chars:
+            break
+        kind = _heading_kind(block, set(), config)
+        if _STANDALONE.match(block.strip()) and _normalise_entry(block) in later:
+            break
+        if kind is not None and index > 1:
+            before = text[spans[index - 2][0]:spans[index - 2][1]]
+            if "\n" not in before and _heading_kind(before, set(), config) == kind:
+                break
+        index -= 1
+    return spans[index][0]
+
+
+def _normalise_entry(line: str) -> str:
+    return " ".join(_PAGE_NUMBER.sub("", line.strip()).lower().split())
+
+
+def _drop_contents_runs(headings: list[_Heading], config: CleanConfig) -> list[_Heading]:
+    """Drop runs of >= toc_min_run back-to-back headings where a kind repeats (a table of contents).
+
+    The run's last heading is followed by real text, so it is kept, with a different-kind heading right
+    above it ('BOOK ONE' over 'CHAPTER I'), unless those headings come again later or the book goes on
+    with another kind of heading (both mean the run was a table of contents).
+    """
+    kept: list[_Heading] = []
+    i = 0
+    while i < len(headings):
+        j = i
+        while j + 1 < len(headings) and headings[j + 1].start - headings[j].end < config.min_chapter_chars:
+            j += 1
+        run = headings[i:j + 1]
+        kinds = [h.kind for h in run]
+        if len(run) >= config.toc_min_run and len(set(kinds)) < len(kinds):
+            run = run[-2:] if run[-2].kind != run[-1].kind else run[-1:]
+            later = headings[j + 1:]
+            if all(h.label in {x.label for x in later} for h in run) or (
+                    later and run[-1].kind not in {x.kind for x in later}):
+                run = []
+        kept.extend(run)
+        i = j + 1
+    return kept
+
+
+def _merge_short(headings: list[_Heading], config: CleanConfig) -> list[_Heading]:
+    """Merge a heading followed by too little text into the next heading ('PART ONE / CHAPTER I')."""
+    merged: list[_Heading] = []
+    pending: _Heading | None = None
+    for i, heading in enumerate(headings):
+        if pending is not None:
+            heading = _Heading(heading.kind, heading.label, f"{pending.title} / {heading.title}", pending.start, heading.end)
+            pending = None
+        nxt = headings[i + 1] if i + 1 < len(headings) else None
+        if nxt is not None and nxt.start - heading.end < config.min_chapter_chars:
+            pending = heading
+        else:
+            merged.append(heading)
+    return merged
+
+
+# --- whole book -----------------------------------------------------------------------------------
+
+
+def clean_text(raw_text: str, config: CleanConfig = CleanConfig(), unwrap: bool = True) -> tuple[str, Preamble, str | None, bool]:
+    """Decoded Gutenberg text -> (clean body, preamble, rights, whether a START marker was found)."""
+    raw_text = raw_text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
+    header, body, footer = split_boilerplate(raw_text)
+    return normalise(body, config, unwrap), parse_preamble(header), detect_rights(header, footer), bool(header)
+
+
+_HTML_BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "li", "dt", "dd", "tr", "td", "th", "caption")
+_HTML_BOILERPLATE = ("#pg-header", "#pg-footer", ".pg-boilerplate", "#pg-machine-header")
+_HTML_DROP = ("script", "style", "head", "noscript")
+_HTML_TITLE_SUFFIX = re.compile(r"\s*\|\s*Project Gutenberg\s*$", re.IGNORECASE)
+_LINE_BREAK = "\ue000"  # stands for <br> while source newlines are collapsed like any whitespace
+_HTML_BY = re.compile(r"^by\s+(.+)$", re.IGNORECASE)
+
+
+def html_to_text(html: str) -> tuple[str, Preamble, str]:
+    """A Gutenberg HTML edition -> (plain text with one block per paragraph, preamble, boilerplate text).
+
+    Paragraph and heading elements become paragraphs, `<br>` a line break; the site's header/footer
+    sections are cut out and returned apart so their metadata and licence can still be read.
+    """
+    from bs4 import BeautifulSoup  # only HTML-only books need it
+
+    soup = BeautifulSoup(html, "html.parser")
+    title_tag = soup.find("title")
+    page_title = _HTML_TITLE_SUFFIX.sub("", title_tag.get_text(" ", strip=True)) if title_tag else ""
+    boilerplate = []
+    for selector in _HTML_BOILERPLATE:
+        for element in soup.select(selector):
+            for block in element.find_all(_HTML_BLOCKS + ("div", "section")):
+                block.append("\n")
+            boilerplate.append(element.get_text())
+            element.decompose()
+    for element in soup.find_all(_HTML_DROP):
+        element.decompose()
+    for br in soup.find_all("br"):
+        br.replace_with(_LINE_BREAK)
+    paragraphs = []
+    for element in soup.find_all(_HTML_BLOCKS):
+        if element.find_parent(_HTML_BLOCKS) is not None:
+            continue
+        raw = element.get_text(" ") if element.name == "tr" else element.get_text()
+        if element.name == "pre":
+            block = raw.replace(_LINE_BREAK, "\n").strip("\n")
+        else:
+            block = "\n".join(" ".join(line.split()) for line in raw.split(_LINE_BREAK) if line.strip())
+        if block.strip():
+            paragraphs.append(block)
+    boilerplate_text = "\n".join(boilerplate)
+    preamble = parse_preamble(boilerplate_text)
+    preamble.title = preamble.title or page_title or None
+    if preamble.author is None:
+        byline = next((m for m in (_HTML_BY.match(p) for p in paragraphs[:5]) if m), None)
+        if byline:
+            preamble.author, preamble.authors = byline.group(1).strip(), [byline.group(1).strip()]
+    return "\n\n".join(paragraphs), preamble, boilerplate_text
+
+
+def clean_html_book(raw: bytes, http_charset: str | None = None, forced_encoding: str | None = None,
+                    config: CleanConfig = CleanConfig()) -> CleanBook:
+    """Raw bytes of a Gutenberg HTML edition -> CleanBook (paragraphs are already logical: no unwrapping)."""
+    html, encoding = decode(raw, http_charset, forced_encoding)
+    text, preamble, boilerplate = html_to_text(html)
+    header, body, footer = split_boilerplate(text)
+    if header:
+        preamble = _merge_preamble(parse_preamble(header), preamble)
+    body = normalise(body, config, unwrap=False)
+    if not body.strip():
+        raise CorpusError("the HTML edition has no text between the Gutenberg header and footer")
+    rights = detect_rights(boilerplate + "\n" + header, footer)
+    return CleanBook(body, preamble, rights, encoding, find_chapters(body, config), bool(header or boilerplate))
+
+
+def _merge_preamble(first: Preamble, second: Preamble) -> Preamble:
+    """Fields of `first`, falling back to `second` where `first` has none."""
+    merged = Preamble()
+    for name in vars(merged):
+        setattr(merged, name, getattr(first, name) or getattr(second, name))
+    return merged
+
+
+def clean_book(raw: bytes, http_charset: str | None = None, forced_encoding: str | None = None,
+               config: CleanConfig = CleanConfig()) -> CleanBook:
+    """Raw bytes of a plain-text Gutenberg file -> CleanBook (raises CorpusError when empty or undecodable)."""
+    text, encoding = decode(raw, http_charset, forced_encoding)
+    body, preamble, rights, header_found = clean_text(text, config)
+    if not body.strip():
+        raise CorpusError("the book has no text between the Gutenberg header and footer")
+    return CleanBook(body, preamble, rights, encoding, find_chapters(body, config), header_found)
