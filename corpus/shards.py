@@ -79,7 +79,10 @@ def read_table(path: Path, table_schema: pa.Schema) -> pa.Table:
     missing = [name for name in table_schema.names if name not in table.column_names]
     if missing:
         raise CorpusError(f"{path} lacks the columns {', '.join(missing)}")
-    return table.select(table_schema.names).cast(table_schema)
+    try:
+        return table.select(table_schema.names).cast(table_schema)
+    except (pa.ArrowException, ValueError) as exc:  # wrong types, or nulls in a required column
+        raise CorpusError(f"{path} does not match the {table_schema.metadata[b'table'].decode()} schema: {exc}") from exc
 
 
 def utterance_shard_path(shard_dir: Path, book_id: str) -> Path:

@@ -1,0 +1,535 @@
+"""Hugging Face dataset release of persona shards: select, clean, split, write, card, validate.
+
+`build_release(shard_dir, out, repo_id)` turns a run folder of `corpus attribute` into the folder of a
+Hub dataset repository: `data/<config>/<split>-NNNNN-of-NNNNN.parquet` for the configs `utterances`,
+`characters` and `books` (schemas from `corpus.schema`), and a `README.md` dataset card
+(`corpus.release_card`). It then loads the folder back with `datasets.load_dataset` and checks the
+features and row counts it declares. `corpus.release_upload` pushes the folder.
+
+Only books whose rights say "Public domain in the USA." are released; books without rights metadata
+(local texts, PDNC) are an error unless their ids are listed in `assume_public_domain` (the publisher
+then vouches for each one, and the card and its books row say so). There is deliberately no switch
+that waves all of them through: PDNC, for one, holds novels still in copyright in the USA.
+
+Editions of the same work (same normalised title and author) collapse to the lowest book id.
+Utterances quoting Project Gutenberg licence text are dropped, and licence paragraphs are cut out of
+the contexts: rows never change otherwise, so their offsets keep pointing into the clean text whose
+sha256 the books table records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import unicodedata
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from corpus import schema, shards
+from corpus.errors import CorpusError
+from corpus.quotes import PARAGRAPH_BREAK, paragraph_spans
+
+if TYPE_CHECKING:
+    import datasets
+
+CONFIGS = ("utterances", "characters", "books")
+DEFAULT_CONFIG = "utterances"
+DATA_DIR = "data"
+CARD_FILE = "README.md"
+ATTRIBUTION_REPORT_FILE = "reports/attribution.json"  # copy of the bench report the card quotes
+MANAGED_PREFIXES = (f"{DATA_DIR}/", "reports/")  # what a release owns in the repository, besides the card
+PUBLIC_DOMAIN_USA = "public domain in the usa"  # Gutenberg's wording, normalised by `_normalised_rights`
+ASSUMED_RIGHTS = "Public domain in the USA (asserted by the publisher of this release; no Gutenberg rights metadata)."
+WHOLE_TABLE_SPLIT = "train"  # the one split of a table the split unit does not partition
+HASH_BITS = 64  # bits of the salted sha256 that place a split unit on [0, 1)
+
+# Licence and trademark text of Project Gutenberg that a header/footer strip may have left behind.
+GUTENBERG_LICENCE_PATTERN = r"(?i)project\s+gutenberg|gutenberg\s+literary\s+archive|gutenberg\.org|gutenberg-tm"
+GUTENBERG_LICENCE = re.compile(GUTENBERG_LICENCE_PATTERN)
+GUTENBERG_END = r"(?i)\*\*\*\s*end\s+of\s+(the\s+|this\s+)?project\s+gutenberg"  # all after it is licence
+
+
+class SplitUnit(str, Enum):
+    """What the split keeps together: a book, a character, or nothing (single lines)."""
+
+    BOOK = "book"
+    CHARACTER = "character"
+    LINE = "line"
+
+
+def _help(default: object, text: str) -> object:
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass(frozen=True)
+class ReleaseConfig:
+    """How a release is selected, split and described; the CLI options mirror these fields."""
+
+    split_by: SplitUnit = _help(SplitUnit.BOOK, "unit kept within one split: book, character or line")
+    splits: tuple[tuple[str, float], ...] = _help(
+        (("train", 0.8), ("validation", 0.1), ("test", 0.1)), "split names and their shares of the split units"
+    )
+    seed: int = _help(0, "salt of the hash that places each split unit; same seed, same splits")
+    rows_per_file: int = _help(100_000, "most rows in one Parquet file of a split")
+    assume_public_domain: tuple[str, ...] = _help(
+        (), "ids of books without rights metadata that you have checked are public domain in the USA"
+    )
+    exclude_books: tuple[str, ...] = _help((), "ids of books to leave out of the release")
+    attribution_report: Path | None = _help(
+        None, "JSON written by bench/attribution.py; its PDNC figures go into the card"
+    )
+    license: str = _help("cc0-1.0", "Hub licence id of the annotations (the texts are public domain in the USA)")
+    language: tuple[str, ...] = _help(("en",), "languages of the texts (the pipeline models English)")
+    task_categories: tuple[str, ...] = _help(("text-generation", "text-classification"), "Hub task categories")
+    pretty_name: str = _help("Character personas from public-domain novels", "dataset title on the Hub")
+
+    def validate(self) -> None:
+        """Raise CorpusError when a value is out of range."""
+        shares = [share for _, share in self.splits]
+        if not self.splits or any(s <= 0 for s in shares) or abs(sum(shares) - 1.0) > 1e-9:
+            raise CorpusError("split shares must be positive and sum to 1")
+        if len({name for name, _ in self.splits}) != len(self.splits):
+            raise CorpusError("split names must be distinct")
+        if self.rows_per_file < 1:
+            raise CorpusError(f"rows per file must be at least 1, got {self.rows_per_file}")
+
+
+def help_of(name: str) -> str:
+    """The help text of ReleaseConfig field `name` (for the CLI)."""
+    return ReleaseConfig.__dataclass_fields__[name].metadata["help"]
+
+
+@dataclass
+class ReleaseTables:
+    """The three tables of a release, in the shard schemas."""
+
+    utterances: pa.Table
+    characters: pa.Table
+    books: pa.Table
+
+
+@dataclass
+class Selection:
+    """What was left out of a release, and why."""
+
+    excluded: list[str] = field(default_factory=list)  # book ids left out on request
+    not_public_domain: dict[str, str] = field(default_factory=dict)  # book id -> its rights text
+    assumed_public_domain: list[str] = field(default_factory=list)  # book ids released on the publisher's word
+    duplicate_editions: dict[str, str] = field(default_factory=dict)  # dropped book id -> kept book id
+    licence_utterances_dropped: int = 0
+    licence_paragraphs_removed: int = 0
+
+
+@dataclass
+class ConfigFiles:
+    """The Parquet files and row counts of one config, per split."""
+
+    files: dict[str, list[str]] = field(default_factory=dict)  # split -> paths relative to the release folder
+    rows: dict[str, int] = field(default_factory=dict)
+    nbytes: dict[str, int] = field(default_factory=dict)  # Arrow in-memory size, as `datasets` reports it
+
+
+@dataclass
+class Release:
+    """A built, validated release folder and what went into it."""
+
+    folder: Path
+    repo_id: str
+    config: ReleaseConfig
+    configs: dict[str, ConfigFiles]
+    selection: Selection
+    tables: ReleaseTables
+
+    def file_bytes(self, config_name: str, split: str | None = None) -> int:
+        """Bytes of the Parquet files of a config (or of one of its splits) on disk."""
+        files = self.configs[config_name].files
+        splits = [split] if split is not None else list(files)
+        return sum((self.folder / path).stat().st_size for s in splits for path in files[s])
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_release_tables(shard_dir: Path) -> ReleaseTables:
+    """The utterances, characters and books of a run folder, checked for one schema version and consistency."""
+    shard_dir = Path(shard_dir)
+    utterance_paths = shards.utterance_shards(shard_dir)
+    _check_one_schema_version([*utterance_paths, shard_dir / schema.CHARACTERS_FILE, shard_dir / schema.BOOKS_FILE])
+    try:
+        tables = ReleaseTables(
+            shards.read_utterances(shard_dir), shards.read_characters(shard_dir), shards.read_books(shard_dir)
+        )
+    except ValueError as exc:  # the cast to the schema refuses nulls where provenance columns must have values
+        raise CorpusError(
+            f"the shards in {shard_dir} do not match the schema ({exc}); re-run `corpus attribute`"
+        ) from exc
+    if tables.utterances.num_rows == 0:
+        raise CorpusError(f"the shards in {shard_dir} hold no utterances; nothing to release")
+    book_ids = set(tables.books.column("book_id").to_pylist())
+    orphans = sorted(set(tables.utterances.column("book_id").to_pylist()) - book_ids, key=book_order)
+    if orphans:
+        raise CorpusError(
+            f"{shard_dir / schema.BOOKS_FILE} has no row for books {_listed(orphans)} that have utterances; "
+            "rebuild the run tables with `corpus attribute`"
+        )
+    return tables
+
+
+def _check_one_schema_version(paths: list[Path]) -> None:
+    versions: dict[int | None, list[str]] = {}
+    for path in paths:
+        if not path.is_file():
+            raise CorpusError(f"shard not found: {path}")
+        try:
+            version = schema.schema_version_of(pq.read_schema(path))
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise CorpusError(f"corrupt or unreadable Parquet shard {path}: {exc}") from exc
+        versions.setdefault(version, []).append(path.name)
+    if len(versions) > 1:
+        described = "; ".join(f"version {v}: {_listed(names)}" for v, names in sorted(versions.items(), key=str))
+        raise CorpusError(
+            f"the shards mix schema versions ({described}); re-run `corpus attribute` so all use version "
+            f"{schema.SCHEMA_VERSION}"
+        )
+
+
+# ---------------------------------------------------------------- selection
+
+
+def book_order(book_id: str) -> tuple[int, int, str]:
+    """Sort key of book ids: Gutenberg numbers numerically, then other ids alphabetically."""
+    return (0, int(book_id), "") if book_id.isdigit() else (1, 0, book_id)
+
+
+def _normalised_rights(rights: str | None) -> str:
+    return " ".join((rights or "").casefold().split()).rstrip(".")
+
+
+def exclude_books(tables: ReleaseTables, excluded: tuple[str, ...], selection: Selection) -> ReleaseTables:
+    """Leave out the books named in `excluded` (all must be in the shards)."""
+    book_ids = tables.books.column("book_id").to_pylist()
+    strangers = sorted(set(excluded) - set(book_ids), key=book_order)
+    if strangers:
+        raise CorpusError(f"--exclude-book names books that are not in the shards: {_listed(strangers)}")
+    selection.excluded = sorted(set(excluded), key=book_order)
+    return _keep_books(tables, [b for b in tables.books.to_pylist() if b["book_id"] not in excluded])
+
+
+def select_public_domain(tables: ReleaseTables, assumed: tuple[str, ...], selection: Selection) -> ReleaseTables:
+    """Keep the books that are public domain in the USA; the others are recorded in `selection`.
+
+    Books without rights metadata are an error unless their ids are in `assumed` (the publisher has
+    checked them); rights metadata, where present, always wins over `assumed`.
+    """
+    books = tables.books.to_pylist()
+    strangers = sorted(set(assumed) - {b["book_id"] for b in books}, key=book_order)
+    if strangers:
+        raise CorpusError(f"--assume-public-domain names books that are not in the shards: {_listed(strangers)}")
+    unknown = [b["book_id"] for b in books if not _normalised_rights(b["rights"]) and b["book_id"] not in assumed]
+    if unknown:
+        raise CorpusError(
+            f"books {_listed(sorted(unknown, key=book_order))} have no rights metadata; fetch them with "
+            "`corpus fetch` (it records the Gutenberg copyright status) or name each one you have checked is "
+            "public domain in the USA with --assume-public-domain BOOK_ID"
+        )
+    kept = []
+    for book in books:
+        rights = _normalised_rights(book["rights"])
+        if not rights:
+            selection.assumed_public_domain.append(book["book_id"])
+            kept.append({**book, "rights": ASSUMED_RIGHTS})
+        elif rights == PUBLIC_DOMAIN_USA:
+            kept.append(book)
+        else:
+            selection.not_public_domain[book["book_id"]] = book["rights"]
+    return _keep_books(tables, kept)
+
+
+def _work_key(title: str | None, author: str | None) -> tuple[str, str] | None:
+    """Normalised (title, author) of a work; None when either is unknown (such books never collapse)."""
+    if not title or not author:
+        return None
+    title_words = _plain_words(title)
+    if title_words and title_words[0] in ("the", "a", "an"):
+        title_words = title_words[1:]
+    author_words = sorted(w for w in _plain_words(author) if not w.isdigit())  # "Austen, Jane, 1775-1817"
+    return " ".join(title_words), " ".join(author_words)
+
+
+def _plain_words(text: str) -> list[str]:
+    decomposed = unicodedata.normalize("NFKD", text)
+    letters = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return re.sub(r"[\W_]+", " ", letters).split()
+
+
+def collapse_editions(tables: ReleaseTables, selection: Selection) -> ReleaseTables:
+    """Keep one edition (the lowest book id) of each work; the others are recorded in `selection`."""
+    books = sorted(tables.books.to_pylist(), key=lambda b: book_order(b["book_id"]))
+    first_of_work: dict[tuple[str, str], str] = {}
+    kept = []
+    for book in books:
+        key = _work_key(book["title"], book["author"])
+        if key is not None and key in first_of_work:
+            selection.duplicate_editions[book["book_id"]] = first_of_work[key]
+            continue
+        if key is not None:
+            first_of_work[key] = book["book_id"]
+        kept.append(book)
+    return _keep_books(tables, kept)
+
+
+def _keep_books(tables: ReleaseTables, kept_books: list[dict]) -> ReleaseTables:
+    ids = pa.array([b["book_id"] for b in kept_books], pa.string())
+    return ReleaseTables(
+        tables.utterances.filter(pc.is_in(tables.utterances.column("book_id"), ids)),
+        tables.characters.filter(pc.is_in(tables.characters.column("book_id"), ids)),
+        shards.to_table(kept_books, schema.BOOKS),
+    )
+
+
+# ---------------------------------------------------------------- Gutenberg licence text
+
+
+def strip_gutenberg_licence(utterances: pa.Table, selection: Selection) -> pa.Table:
+    """Drop utterances that quote Project Gutenberg licence text or follow its end marker, and cut
+    licence paragraphs out of the remaining contexts."""
+    licence_line = pc.match_substring_regex(utterances.column("text"), GUTENBERG_LICENCE_PATTERN)
+    after_end = pc.match_substring_regex(utterances.column("context"), GUTENBERG_END)
+    keep = pc.invert(pc.or_(licence_line, after_end))
+    kept = utterances.filter(keep)
+    selection.licence_utterances_dropped += utterances.num_rows - kept.num_rows
+    context = kept.column("context").combine_chunks()
+    mentions = pc.match_substring_regex(context, GUTENBERG_LICENCE_PATTERN)
+    if not pc.any(mentions).as_py():
+        return kept
+    cleaned = []
+    for value in context.filter(mentions).to_pylist():  # only the few contexts that mention it
+        new_value, removed = _without_licence_paragraphs(value)
+        cleaned.append(new_value)
+        selection.licence_paragraphs_removed += removed
+    context = pc.replace_with_mask(context, mentions, pa.array(cleaned, pa.string()))
+    index = kept.schema.get_field_index("context")
+    return kept.set_column(index, kept.schema.field(index), context)
+
+
+def _without_licence_paragraphs(context: str) -> tuple[str, int]:
+    """The context without its paragraphs that mention Project Gutenberg, and how many were cut."""
+    paragraphs = [context[start:end] for start, end in paragraph_spans(context)]
+    kept = [p for p in paragraphs if not GUTENBERG_LICENCE.search(p)]
+    separator = "\n\n" if PARAGRAPH_BREAK.search(context) else "\n"
+    return separator.join(kept), len(paragraphs) - len(kept)
+
+
+# ---------------------------------------------------------------- splits
+
+
+def split_of(key: str, config: ReleaseConfig) -> str:
+    """The split of a split unit: a salted sha256 of its key placed on the cumulative split shares.
+
+    A unit keeps its split when other units are added or removed, so books do not move between the
+    splits of successive releases.
+    """
+    digest = hashlib.sha256(f"{config.seed}\x00{key}".encode()).digest()
+    position = int.from_bytes(digest[: HASH_BITS // 8], "big") / 2**HASH_BITS
+    bound = 0.0
+    for name, share in config.splits:
+        bound += share
+        if position < bound:
+            return name
+    return config.splits[-1][0]
+
+
+def _line_key(book_id: str, quote_id: int) -> str:
+    return f"{book_id}#{quote_id}"
+
+
+def is_partitioned(config_name: str, unit: SplitUnit) -> bool:
+    """Whether `unit` splits a config's rows (books are not split by character or line, nor characters by line)."""
+    return unit is SplitUnit.BOOK or config_name == "utterances" or (
+        config_name == "characters" and unit is SplitUnit.CHARACTER
+    )
+
+
+def split_keys(config_name: str, table: pa.Table, unit: SplitUnit) -> list[str] | None:
+    """Per-row split keys of a table under `unit`, or None when the unit does not partition it."""
+    if not is_partitioned(config_name, unit):
+        return None
+    book_ids = table.column("book_id").to_pylist()
+    if unit is SplitUnit.BOOK:
+        return book_ids
+    if config_name == "characters":
+        return table.column("character_id").to_pylist()
+    quote_ids = table.column("quote_id").to_pylist()
+    if unit is SplitUnit.LINE:
+        return [_line_key(b, q) for b, q in zip(book_ids, quote_ids)]
+    speakers = table.column("speaker_id").to_pylist()  # unattributed lines: no character to keep together
+    return [s if s is not None else _line_key(b, q) for s, b, q in zip(speakers, book_ids, quote_ids)]
+
+
+def split_table(config_name: str, table: pa.Table, config: ReleaseConfig) -> dict[str, pa.Table]:
+    """The non-empty splits of one config's table, rows in a stable order."""
+    table = _sorted_rows(config_name, table)
+    keys = split_keys(config_name, table, config.split_by)
+    if keys is None:
+        return {WHOLE_TABLE_SPLIT: table} if table.num_rows else {}
+    split_of_unit = {key: split_of(key, config) for key in set(keys)}
+    column = pa.array([split_of_unit[key] for key in keys], pa.string())
+    parts = {name: table.filter(pc.equal(column, name)) for name, _ in config.splits}
+    return {name: part for name, part in parts.items() if part.num_rows}
+
+
+_SECONDARY_ORDER = {"utterances": "quote_id", "characters": "character_id", "books": None}
+_RANK = "__book_rank"
+
+
+def _sorted_rows(config_name: str, table: pa.Table) -> pa.Table:
+    """Rows by book (numbers numerically), then quotation order or character id."""
+    books = table.column("book_id")
+    in_order = pa.array(sorted(pc.unique(books).to_pylist(), key=book_order), pa.string())
+    keys = [(_RANK, "ascending")]
+    if _SECONDARY_ORDER[config_name]:
+        keys.append((_SECONDARY_ORDER[config_name], "ascending"))
+    ranked = table.append_column(_RANK, pc.index_in(books, value_set=in_order))
+    return ranked.sort_by(keys).drop_columns([_RANK])
+
+
+# ---------------------------------------------------------------- writing and validating
+
+
+def write_config(folder: Path, config_name: str, splits: dict[str, pa.Table], config: ReleaseConfig) -> ConfigFiles:
+    """Write a config's splits as `data/<config>/<split>-NNNNN-of-NNNNN.parquet`."""
+    table_schema = schema.TABLES[config_name]
+    written = ConfigFiles()
+    for split, table in splits.items():
+        n_files = -(-table.num_rows // config.rows_per_file)
+        paths = []
+        for i in range(n_files):
+            relative = f"{DATA_DIR}/{config_name}/{split}-{i:05d}-of-{n_files:05d}.parquet"
+            part = table.slice(i * config.rows_per_file, config.rows_per_file)
+            shards.write_table(part, folder / relative, table_schema)
+            paths.append(relative)
+        written.files[split] = paths
+        written.rows[split] = table.num_rows
+        written.nbytes[split] = table.nbytes
+    return written
+
+
+def validate_release(release: Release) -> None:
+    """Load every config with `datasets.load_dataset` and check its splits, features and row counts."""
+    import datasets  # heavy; only needed here
+
+    from corpus.release_card import features_of
+
+    progress_was_enabled = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        with tempfile.TemporaryDirectory(prefix="release-validate-") as cache_dir:
+            for name, files in release.configs.items():
+                try:
+                    loaded = datasets.load_dataset(str(release.folder), name, cache_dir=cache_dir)
+                except Exception as exc:  # datasets raises many types; any of them means the folder is unusable
+                    raise CorpusError(f"datasets cannot load config {name!r} of {release.folder}: {exc}") from exc
+                _check_loaded(name, loaded, files, features_of(name))
+    finally:
+        if progress_was_enabled:
+            datasets.enable_progress_bars()
+
+
+def _check_loaded(name: str, loaded: "datasets.DatasetDict", files: ConfigFiles, expected: "datasets.Features") -> None:
+    if set(loaded.keys()) != set(files.rows):
+        raise CorpusError(f"config {name}: datasets loads splits {sorted(loaded)}, expected {sorted(files.rows)}")
+    for split, rows in files.rows.items():
+        if loaded[split].features != expected:
+            raise CorpusError(f"config {name}, split {split}: loaded features differ from the schema")
+        if loaded[split].num_rows != rows:
+            raise CorpusError(f"config {name}, split {split}: loaded {loaded[split].num_rows} rows, wrote {rows}")
+
+
+def build_release(
+    shard_dir: Path, out: Path, repo_id: str, config: ReleaseConfig = ReleaseConfig(), validate: bool = True
+) -> Release:
+    """Build (and by default validate) the release folder `out` from the shards in `shard_dir`.
+
+    The folder is built next to `out` and swapped in only once complete; an existing `out` must be
+    an earlier release folder (README.md and data/), which is replaced.
+    """
+    from corpus.release_card import read_attribution_report, write_card
+
+    config.validate()
+    out = Path(out)
+    _check_replaceable(out)
+    report = read_attribution_report(config.attribution_report) if config.attribution_report else None
+    selection = Selection()
+    tables = read_release_tables(shard_dir)
+    tables = exclude_books(tables, config.exclude_books, selection)
+    tables = select_public_domain(tables, config.assume_public_domain, selection)
+    tables = collapse_editions(tables, selection)
+    tables.utterances = strip_gutenberg_licence(tables.utterances, selection)
+    if tables.utterances.num_rows == 0:
+        raise CorpusError(f"no utterances of public-domain books are left to release from {shard_dir}")
+    if tables.characters.num_rows == 0:
+        raise CorpusError(f"the released books of {shard_dir} have no characters; nothing to release")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.building-"))
+    try:
+        configs = {
+            name: write_config(building, name, split_table(name, getattr(tables, name), config), config)
+            for name in CONFIGS
+        }
+        release = Release(building, repo_id, config, configs, selection, tables)
+        write_card(release, report)
+        if validate:
+            validate_release(release)
+        _swap_in(building, out)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    release.folder = out
+    return release
+
+
+def _is_release_folder(path: Path) -> bool:
+    return (path / CARD_FILE).is_file() and (path / DATA_DIR).is_dir()
+
+
+def _check_replaceable(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not _is_release_folder(out))):
+        raise CorpusError(f"{out} exists and is not a release folder; choose a new or empty --out folder")
+
+
+def _swap_in(building: Path, out: Path) -> None:
+    """Replace `out` by the finished folder `building` with renames (the old release is removed last)."""
+    try:
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            out.rename(old)
+            try:
+                building.rename(out)
+            except OSError:
+                old.rename(out)
+                raise
+            shutil.rmtree(old)
+        else:
+            building.rename(out)
+    except OSError as exc:
+        raise CorpusError(f"cannot move the release into {out}: {exc.strerror or exc}") from exc
+
+
+def _listed(items: list[str], limit: int = 10) -> str:
+    """Items joined by commas, at most `limit` of them and a count of the rest."""
+    shown = ", ".join(items[:limit])
+    return shown if len(items) <= limit else f"{shown} and {len(items) - limit} more"
+
+
+def default_release_folder(repo_id: str) -> Path:
+    """Where a release of `repo_id` is built when no folder is given: build/release/<user>__<name>."""
+    return Path("build") / "release" / repo_id.replace("/", "__")
