@@ -1,0 +1,230 @@
+"""The attribution stage: books in, one persona shard per book plus the run's characters and books tables.
+
+Resumable: a book whose shard exists, reads back, and was made by this pipeline version from the same
+text with the same settings is skipped. Shards are written atomically, so a crash mid-book leaves no
+partial shard; the run tables are rebuilt from all shards at the end.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from corpus import schema, shards
+from corpus.attribution import AttributionConfig, BookAttribution, attribute_book
+from corpus.booknlp import attribute_with_booknlp, require_booknlp
+from corpus.books import Book, BookSource, discover_books, read_book
+from corpus.characters import Character, read_cast_csv
+from corpus.errors import CorpusError
+from corpus.nlp import load_nlp
+from corpus.parallel import ParallelConfig, map_unordered
+from corpus.persona_shards import ShardConfig, ShardInfo, read_shard_info, write_book, write_run_tables
+
+BACKENDS = ("native", "booknlp")
+DEFAULT_OUT_DIR = Path("build/shards")  # beside `corpus fetch`'s build/books
+BOOKNLP_WORKDIR = "booknlp"  # BookNLP's own output files are kept in this subfolder of the run folder
+
+
+@dataclass
+class AttributeConfig:
+    """Settings of an attribution run."""
+
+    attribution: AttributionConfig = field(default_factory=AttributionConfig)
+    shards: ShardConfig = field(default_factory=ShardConfig)
+    parallel: ParallelConfig = field(default_factory=ParallelConfig)
+    backend: str = field(
+        default="native",
+        metadata={"help": "native: our quotation and speaker sieve; booknlp: run BookNLP and convert its output"},
+    )
+    cast_csv: Path | None = field(
+        default=None, metadata={"help": "curated cast of a single book: CSV with name, aliases (';'-separated), gender"}
+    )
+    book_ids: tuple[str, ...] = field(default=(), metadata={"help": "only these book ids of the inputs (default: all)"})
+
+
+@dataclass(frozen=True)
+class BookTask:
+    """Everything a worker needs to attribute one book."""
+
+    source: BookSource
+    out_dir: Path
+    config: AttributeConfig
+    cast: tuple[Character, ...] | None
+    settings: str
+
+
+@dataclass(frozen=True)
+class BookResult:
+    """What happened to one book of a run."""
+
+    book_id: str
+    title: str | None
+    status: str  # "attributed" or "skipped" (already complete)
+    quotations: int
+    attributed: int  # quotations with a speaker
+    characters: int
+    seconds: float
+    shard: str
+    warning: str | None = None
+
+
+def attribute_books(
+    inputs: Sequence[str | Path],
+    out_dir: str | Path,
+    config: AttributeConfig | None = None,
+    on_result: Callable[[BookResult], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> list[BookResult]:
+    """Attribute every input book into `out_dir`; returns one result per book, in input order.
+
+    `on_start(number_of_books)` is called once the inputs are validated, `on_result` as each book ends.
+    """
+    config = config or AttributeConfig()
+    if config.backend not in BACKENDS:
+        raise CorpusError(f"unknown backend {config.backend!r}; choose one of {', '.join(BACKENDS)}")
+    config.parallel.resolved_executor()
+    if config.backend == "booknlp":
+        require_booknlp()
+    sources = discover_books(inputs, config.book_ids)
+    cast = _read_cast(config.cast_csv, len(sources))
+    digests = {source.book_id: read_book(source).text_sha256 for source in sources}  # validates every input first
+    out_dir = _prepare_out_dir(Path(out_dir))
+    settings = settings_fingerprint(config, cast)
+    if on_start:
+        on_start(len(sources))
+    report = on_result or (lambda result: None)
+    results: dict[str, BookResult] = {}
+    todo: list[BookTask] = []
+    for source in sources:
+        path = shards.utterance_shard_path(out_dir, source.book_id)
+        done = completed_shard(path, digests[source.book_id], settings)
+        if done is None:
+            _remove_stale_temp_files(path)
+            todo.append(BookTask(source, out_dir, config, cast, settings))
+        else:
+            results[source.book_id] = _skipped_result(done, path)
+            report(results[source.book_id])
+    for result in map_unordered(attribute_one, todo, config.parallel):
+        results[result.book_id] = result
+        report(result)
+    write_run_tables(out_dir)
+    return [results[source.book_id] for source in sources]
+
+
+def attribute_one(task: BookTask) -> BookResult:
+    """Attribute one book and write its shard (runs in a worker; spaCy is loaded once per process)."""
+    started = time.perf_counter()
+    book = read_book(task.source)
+    if task.config.backend == "booknlp":
+        attribution = task.config.attribution
+        book_attribution = attribute_with_booknlp(
+            book, task.out_dir / BOOKNLP_WORKDIR / book.book_id, attribution.spacy_model, attribution.min_confidence
+        )
+    else:
+        nlp = load_nlp(task.config.attribution.spacy_model)
+        cast = copy.deepcopy(list(task.cast)) if task.cast is not None else None
+        book_attribution = attribute_book(book.text, task.config.attribution, cast=cast, nlp=nlp)
+    path = write_book(
+        task.out_dir,
+        book.book_id,
+        book.text,
+        book_attribution,
+        book.chapters,
+        task.config.shards.context_paragraphs,
+        context_max_chars=task.config.shards.context_max_chars,
+        metadata=book.metadata,
+        text_sha256=book.text_sha256,
+        settings=task.settings,
+    )
+    return _attributed_result(book, book_attribution, path, time.perf_counter() - started)
+
+
+def completed_shard(path: Path, text_sha256: str, settings: str) -> ShardInfo | None:
+    """The shard's info if it is complete and current (readable, same pipeline, text and settings)."""
+    if not path.is_file():
+        return None
+    try:
+        info = read_shard_info(path)
+        shards.read_table(path, schema.UTTERANCES)
+    except CorpusError:
+        return None  # unreadable or from another schema: attribute the book again
+    row = info.book_row
+    current = (
+        row.get("pipeline_version") == schema.PIPELINE_VERSION
+        and row.get("text_sha256") == text_sha256
+        and info.settings == settings
+    )
+    return info if current else None
+
+
+def settings_fingerprint(config: AttributeConfig, cast: Sequence[Character] | None) -> str:
+    """A hash of every setting that changes a shard's content (parallelism and book selection excluded)."""
+    payload = {
+        "backend": config.backend,
+        "attribution": asdict(config.attribution),
+        "shards": asdict(config.shards),
+        "cast": [asdict(c) for c in cast] if cast is not None else None,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _read_cast(path: Path | None, n_books: int) -> tuple[Character, ...] | None:
+    if path is None:
+        return None
+    if n_books != 1:
+        raise CorpusError(f"--characters gives the cast of one book, but {n_books} books were given; pass one book")
+    cast = read_cast_csv(path)
+    return tuple(cast)
+
+
+def _prepare_out_dir(out_dir: Path) -> Path:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CorpusError(f"output path {out_dir} exists and is not a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CorpusError(f"cannot create the output folder {out_dir}: {exc.strerror or exc}") from exc
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise CorpusError(f"output folder {out_dir} is not writable")
+    return out_dir
+
+
+def _remove_stale_temp_files(shard: Path) -> None:
+    """Delete temp files a killed run left while writing this shard (named as `shards.write_table` names them)."""
+    for stale in shard.parent.glob(f".{shard.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
+def _attributed_result(book: Book, book_attribution: BookAttribution, path: Path, seconds: float) -> BookResult:
+    quotations = len(book_attribution.attributions)
+    return BookResult(
+        book_id=book.book_id,
+        title=book.metadata.title,
+        status="attributed",
+        quotations=quotations,
+        attributed=sum(1 for a in book_attribution.attributions if a.speaker is not None),
+        characters=len(book_attribution.characters),
+        seconds=seconds,
+        shard=str(path),
+        warning=None if quotations else f"book {book.book_id} has no quotations; wrote an empty shard",
+    )
+
+
+def _skipped_result(info: ShardInfo, path: Path) -> BookResult:
+    row = info.book_row
+    return BookResult(
+        book_id=row["book_id"],
+        title=row.get("title"),
+        status="skipped",
+        quotations=int(row["quotations"]),
+        attributed=sum(int(c["lines"]) for c in info.character_rows),
+        characters=int(row["characters"]),
+        seconds=0.0,
+        shard=str(path),
+    )

@@ -1,0 +1,118 @@
+"""Map a function over books: in this process, in a local process pool, or on Ray (local or a cluster).
+
+The mapped function must be a module-level function (picklable) whose results are picklable. Results
+come back in completion order; a CorpusError raised in a worker is re-raised here unchanged.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Sequence, TypeVar
+
+from corpus.errors import CorpusError
+
+EXECUTORS = ("local", "process", "ray")
+# Workers start fresh interpreters: forking a parent that runs threads (pyarrow, rich) can deadlock.
+START_METHOD = "spawn"
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+@dataclass
+class ParallelConfig:
+    """Where the books of a run are processed."""
+
+    executor: str = field(
+        default="local",
+        metadata={"help": "local: this process; process: a pool of --workers processes; ray: Ray tasks"},
+    )
+    workers: int = field(
+        default=1,
+        metadata={"help": "worker processes (CPUs of a local Ray instance); more than 1 turns local into process"},
+    )
+    ray_address: str | None = field(
+        default=None, metadata={"help": "Ray cluster to join (e.g. ray://head:10001); a local Ray instance when unset"}
+    )
+
+    def resolved_executor(self) -> str:
+        """The executor to use: `local` with several workers becomes `process`."""
+        if self.executor not in EXECUTORS:
+            raise CorpusError(f"unknown executor {self.executor!r}; choose one of {', '.join(EXECUTORS)}")
+        if self.workers < 1:
+            raise CorpusError(f"--workers must be at least 1, got {self.workers}")
+        if self.executor == "local" and self.workers > 1:
+            return "process"
+        return self.executor
+
+
+def map_unordered(
+    fn: Callable[[Item], Result], items: Sequence[Item], config: ParallelConfig | None = None
+) -> Iterator[Result]:
+    """fn(item) for every item, yielded as each finishes."""
+    config = config or ParallelConfig()
+    executor = config.resolved_executor()
+    if not items:
+        return iter(())
+    if executor == "process":
+        return _process_map(fn, items, config.workers)
+    if executor == "ray":
+        return _ray_map(fn, items, config)
+    return (fn(item) for item in items)
+
+
+def _process_map(fn: Callable[[Item], Result], items: Sequence[Item], workers: int) -> Iterator[Result]:
+    context = multiprocessing.get_context(START_METHOD)
+    with ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=context) as pool:
+        pending = {pool.submit(fn, item) for item in items}
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _ray_map(fn: Callable[[Item], Result], items: Sequence[Item], config: ParallelConfig) -> Iterator[Result]:
+    ray = _import_ray()
+    started_here = not ray.is_initialized()
+    if started_here:
+        _init_ray(ray, config)
+    try:
+        task = ray.remote(num_cpus=1, max_retries=0)(fn)
+        pending = [task.remote(item) for item in items]
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            try:
+                yield ray.get(done[0])
+            except ray.exceptions.RayTaskError as exc:
+                if isinstance(exc.cause, CorpusError):
+                    raise CorpusError(str(exc.cause)) from None
+                raise
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _import_ray():  # -> the ray module
+    try:
+        import ray
+    except ImportError:
+        raise CorpusError("--executor ray needs Ray: pip install 'novel-personas[ray]'") from None
+    return ray
+
+
+def _init_ray(ray, config: ParallelConfig) -> None:
+    options = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+    try:
+        if config.ray_address:
+            ray.init(address=config.ray_address, **options)
+        else:
+            ray.init(num_cpus=config.workers, **options)
+    except (OSError, RuntimeError, ValueError) as exc:  # ConnectionError and TimeoutError are OSErrors
+        where = config.ray_address or "a local Ray instance"
+        raise CorpusError(f"cannot start Ray ({where}): {exc}") from exc

@@ -1,0 +1,174 @@
+"""The attribute stage end to end: CLI, shards, offsets, resume, crash safety, process pool and Ray."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from corpus import schema, shards
+from corpus.attribute import AttributeConfig, attribute_books
+from corpus.cli import app
+from corpus.parallel import ParallelConfig
+from corpus.persona_shards import ShardConfig
+from tests.attribute_fixtures import DATA, HARBOUR, harbour_text, write_fetched_book
+
+ROOT = Path(__file__).resolve().parents[1]
+GARDEN = DATA / "attribute" / "garden.txt"
+QUOTE_MARKS = "\"'\u201c\u2018"
+KILL_WAIT_SECONDS = 120
+
+
+@pytest.fixture()
+def fetched(tmp_path: Path) -> Path:
+    """A `corpus fetch` folder with two books: 101 (curly double quotes) and 102 (single quotes)."""
+    folder = tmp_path / "books"
+    write_fetched_book(folder, 101, harbour_text())
+    write_fetched_book(folder, 102, GARDEN.read_text(encoding="utf-8"), title="The Garden")
+    return folder
+
+
+def invoke(*args: str):
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result
+
+
+def assert_same_shards(out: Path, expected: Path) -> None:
+    """The utterance shards of two run folders are the same files, row for row and byte for byte."""
+    names = sorted(p.name for p in expected.glob(f"*{schema.UTTERANCES_FILE_SUFFIX}"))
+    assert sorted(p.name for p in out.glob(f"*{schema.UTTERANCES_FILE_SUFFIX}")) == names
+    for name in names:
+        got, want = pq.read_table(out / name), pq.read_table(expected / name)
+        for column in want.column_names:
+            rows = [(g, w) for g, w in zip(got.column(column).to_pylist(), want.column(column).to_pylist()) if g != w]
+            assert not rows and got.num_rows == want.num_rows, f"{name}: column {column} differs, e.g. {rows[:1]}"
+        assert got.schema.metadata == want.schema.metadata, f"{name}: shard metadata differs"
+        assert (out / name).read_bytes() == (expected / name).read_bytes()
+
+
+def test_cli_writes_shards_whose_offsets_point_at_the_quotes(fetched: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = invoke("attribute", fetched, "--out", out, "--json")
+    summary = json.loads(result.stdout)
+    assert [(r["book_id"], r["status"]) for r in summary] == [("101", "attributed"), ("102", "attributed")]
+    assert summary[0]["quotations"] == 15 and summary[1]["quotations"] == 7
+    for book_id in ("101", "102"):
+        path = shards.utterance_shard_path(out, book_id)
+        assert pq.read_schema(path).equals(schema.UTTERANCES, check_metadata=False)
+        text = (fetched / f"{book_id}.txt").read_bytes().decode("utf-8")
+        rows = shards.read_table(path, schema.UTTERANCES).to_pylist()
+        for row in rows:
+            assert row["text"] == " ".join(text[p["start"] : p["end"]] for p in row["parts"])
+            assert all(text[p["start"] - 1] in QUOTE_MARKS for p in row["parts"])
+            assert row["speaker_id"] is None or row["speaker_id"].startswith(f"{book_id}:")
+            assert row["pipeline_version"] == schema.PIPELINE_VERSION
+        assert sum(r["speaker_id"] is not None for r in rows) >= len(rows) // 2
+    books = shards.read_books(out).to_pylist()
+    assert [(b["book_id"], b["title"], b["quotations"]) for b in books] == [("101", "The Harbour", 15), ("102", "The Garden", 7)]
+    characters = shards.read_characters(out).to_pylist()
+    assert {c["book_id"] for c in characters} == {"101", "102"}
+    assert all(c["character_id"].startswith(c["book_id"] + ":") for c in characters)
+
+    cast = json.loads(invoke("characters", out, "--book", "101", "--json").stdout)
+    assert cast[0]["lines"] >= cast[-1]["lines"] and any(c["name"].startswith("Margaret") for c in cast)
+    shown = invoke("show", out, "Margaret", "--book", "101").stdout
+    assert "Margaret Hale (101:margaret-hale)" in shown and "I am never late" in shown
+
+
+def test_curated_cast_and_min_confidence(tmp_path: Path) -> None:
+    cast = tmp_path / "cast.csv"
+    cast.write_text(
+        "name,aliases,gender\nMargaret Hale,Margaret;Meg;Miss Hale,F\nThomas Hale,Thomas,M\n"
+        "Mrs. Hale,Mother,F\nCaptain Ward,Ward;Captain,M\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "run"
+    invoke("attribute", HARBOUR, "--out", out, "--characters", cast)
+    characters = {c["name"]: c for c in shards.read_characters(out).to_pylist()}
+    assert set(characters) == {"Margaret Hale", "Thomas Hale", "Mrs. Hale", "Captain Ward"}
+    assert characters["Margaret Hale"]["aliases"] == ["Margaret", "Meg", "Miss Hale"]
+    assert characters["Margaret Hale"]["gender"] == "female" and characters["Margaret Hale"]["lines"] > 0
+    strict = tmp_path / "strict"
+    invoke("attribute", HARBOUR, "--out", strict, "--characters", cast, "--min-confidence", "1")
+    rows = shards.read_table(shards.utterance_shard_path(strict, "harbour"), schema.UTTERANCES).to_pylist()
+    assert rows and all(r["speaker_id"] is None or r["confidence"] >= 1.0 for r in rows)
+
+
+def test_resume_skips_complete_books_and_redoes_changed_ones(fetched: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    attribute_books([fetched], out)
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    again = attribute_books([fetched], out)
+    assert [r.status for r in again] == ["skipped", "skipped"] and again[0].quotations == 15
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.name.endswith(".utterances.parquet")} == {
+        k: v for k, v in before.items() if k.endswith(".utterances.parquet")
+    }
+    write_fetched_book(fetched, 102, GARDEN.read_text(encoding="utf-8") + "\n'One more line,' said Lucy.\n")
+    shards.utterance_shard_path(out, "101").write_bytes(b"PAR1 truncated")  # a corrupt shard is redone
+    changed = attribute_books([fetched], out)
+    assert [r.status for r in changed] == ["attributed", "attributed"] and changed[1].quotations == 8
+    wider = AttributeConfig(shards=ShardConfig(context_paragraphs=5))
+    assert [r.status for r in attribute_books([fetched], out, wider)] == ["attributed", "attributed"]
+    assert shards.read_books(out).column("quotations").to_pylist() == [15, 8]
+
+
+def test_book_without_quotations_gets_a_warning_and_an_empty_shard(tmp_path: Path) -> None:
+    book = tmp_path / "essay.txt"
+    book.write_text("On Walking\n\nThe walker sets out early and returns late.\n\nNobody speaks.\n", encoding="utf-8")
+    [result] = attribute_books([book], tmp_path / "run")
+    assert result.quotations == 0 and "no quotations" in result.warning
+    assert shards.read_table(shards.utterance_shard_path(tmp_path / "run", "essay"), schema.UTTERANCES).num_rows == 0
+    assert shards.read_books(tmp_path / "run").column("quotations").to_pylist() == [0]
+
+
+def test_killed_run_leaves_no_partial_shard_and_resumes(tmp_path: Path) -> None:
+    short = tmp_path / "a_short.txt"
+    short.write_text(harbour_text(), encoding="utf-8")
+    long = tmp_path / "b_long.txt"
+    long.write_text("\n\n".join([harbour_text()] * 40), encoding="utf-8")
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "corpus.cli", "attribute", str(short), str(long), "--out", str(out)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = shards.utterance_shard_path(out, "a_short")
+    deadline = time.monotonic() + KILL_WAIT_SECONDS
+    while not first.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert process.poll() is None, process.communicate()
+    os.kill(process.pid, signal.SIGKILL)
+    process.communicate()
+    assert sorted(p.name for p in out.iterdir()) == ["a_short.utterances.parquet"]
+    shards.read_table(first, schema.UTTERANCES)
+    stale = out / ".b_long.utterances.parquet.x1y2.tmp"  # as left by a kill during the write itself
+    stale.write_bytes(b"PAR1 half")
+    long.write_text(harbour_text().replace("Thomas", "Tom"), encoding="utf-8")
+    resumed = attribute_books([short, long], out)
+    assert [r.status for r in resumed] == ["skipped", "attributed"] and shards.read_books(out).num_rows == 2
+    assert not stale.exists()
+
+
+def test_process_pool_writes_the_same_shards_as_in_process(fetched: Path, tmp_path: Path) -> None:
+    attribute_books([fetched], tmp_path / "local")
+    config = AttributeConfig(parallel=ParallelConfig(executor="process", workers=2))
+    results = attribute_books([fetched], tmp_path / "pool", config)
+    assert [r.status for r in results] == ["attributed", "attributed"]
+    assert_same_shards(tmp_path / "pool", tmp_path / "local")
+
+
+def test_ray_writes_the_same_shards_as_in_process(fetched: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ray
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    attribute_books([fetched], tmp_path / "local")
+    config = AttributeConfig(parallel=ParallelConfig(executor="ray", workers=2))
+    results = attribute_books([fetched], tmp_path / "ray", config)
+    assert [r.status for r in results] == ["attributed", "attributed"]
+    assert_same_shards(tmp_path / "ray", tmp_path / "local")
+    assert not ray.is_initialized()  # the local instance was shut down
