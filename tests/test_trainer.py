@@ -1,0 +1,97 @@
+"""Training runs: pretrain learns basis + weights, fit only one character's weights; CPU runs are deterministic."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModelForCausalLM
+
+from corpus.errors import CorpusError
+from training import checkpoint
+from training.config import DataConfig, SoftPromptConfig, TrainConfig
+from training.modeling import load_base_model, resolve_device
+from training.soft_prompt import SoftPromptBasis
+from training.trainer import fit, pretrain
+from tests.training_fixtures import persona_shards, pretrained_run  # noqa: F401
+
+DATA = DataConfig(heldout_fraction=0.0, context_tokens=16, utterance_tokens=16, sheet_tokens=32)
+PROMPT = SoftPromptConfig(k=4, length=3)
+
+
+def _train(shards: Path, model: Path, out: Path, **train) -> list[float]:
+    config = TrainConfig(**{"steps": 4, "batch_size": 4, "lr": 0.05, "device": "cpu", **train})
+    return pretrain(shards, str(model), out, DATA, PROMPT, config).losses
+
+
+def test_pretrain_learns_basis_and_all_weights_and_leaves_the_model(persona_shards, tiny_model_dir, tmp_path) -> None:
+    # one batch holds every training line, so each step sees the same data and the loss must fall
+    losses = _train(persona_shards, tiny_model_dir, tmp_path / "run", steps=5, batch_size=128, objective="mix")
+    run = checkpoint.read_persona(tmp_path / "run")
+    assert run.kind == "pretrain" and run.step == 5 and len(run.character_ids) == 5
+    assert run.basis.shape == (4, 3, 32) and run.mixture_logits.shape == (5, 4)
+    assert (run.mixture_logits != 0).all(), "every character's weights moved"
+    fresh = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    initial = SoftPromptBasis(4, 3, fresh.get_input_embeddings().weight, PROMPT.init_seed).prompts
+    assert not torch.equal(run.basis, initial.detach())
+    assert losses == sorted(losses, reverse=True) and losses[-1] < losses[0]
+    metrics = [json.loads(line) for line in (tmp_path / "run" / checkpoint.METRICS_FILE).read_text().splitlines()]
+    assert [m["step"] for m in metrics] == list(range(1, 6))
+    assert {"loss", "nll", "kl", "tokens_per_s"} <= set(metrics[0])
+    assert run.meta["heldout"] == [] and run.meta["characters"][0]["name"] == "Alice Smith"
+
+
+def test_cpu_runs_are_deterministic(persona_shards, tiny_model_dir, tmp_path) -> None:
+    first = _train(persona_shards, tiny_model_dir, tmp_path / "a", grad_accumulation=2)
+    second = _train(persona_shards, tiny_model_dir, tmp_path / "b", grad_accumulation=2)
+    assert first == second
+    weights = [load_file(str(tmp_path / r / checkpoint.PERSONA_WEIGHTS)) for r in ("a", "b")]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_fit_learns_only_the_new_characters_weights(pretrained_run, tmp_path) -> None:
+    result = fit(pretrained_run, tmp_path / "fit", character="Dora Grey",
+                 train_config=TrainConfig(steps=3, batch_size=2, shots=4, lr=0.1, device="cpu", objective="mix"))
+    basis, fitted = checkpoint.read_persona(pretrained_run), checkpoint.read_persona(tmp_path / "fit")
+    assert result.character_ids == ["200:dora-grey"] and fitted.meta["shots"] == 4
+    assert torch.equal(fitted.basis, basis.basis), "the basis stays frozen in fit"
+    start = basis.mixture_logits.mean(dim=0, keepdim=True)
+    assert fitted.mixture_logits.shape == (1, 4) and not torch.equal(fitted.mixture_logits, start)
+
+
+def test_fit_from_a_lines_file_and_zero_shots(pretrained_run, tmp_path) -> None:
+    lines = tmp_path / "lines.txt"
+    lines.write_text("I will not go to the ball.\nMy dear sister, how you tease me!\nIt is a truth.\n", encoding="utf-8")
+    fit(pretrained_run, tmp_path / "new", character="Newcomer", lines_file=lines,
+        train_config=TrainConfig(steps=2, batch_size=2, device="cpu"))
+    assert checkpoint.read_persona(tmp_path / "new").character_ids == ["custom:newcomer"]
+    fit(pretrained_run, tmp_path / "zero", character="Evan Hart", train_config=TrainConfig(shots=0, device="cpu"))
+    zero = checkpoint.read_persona(tmp_path / "zero")
+    assert zero.step == 0
+    assert torch.allclose(zero.mixture_logits, checkpoint.read_persona(pretrained_run).mixture_logits.mean(0, keepdim=True))
+
+
+def test_model_and_device_errors_are_corpus_errors(tmp_path) -> None:
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(CorpusError, match="cannot load model"):
+        load_base_model(str(broken))
+    with pytest.raises(CorpusError, match="not found"):
+        load_base_model(str(tmp_path / "absent"))
+    if not torch.cuda.is_available():
+        with pytest.raises(CorpusError, match="no CUDA"):
+            resolve_device("cuda")
+    assert resolve_device("cpu") == "cpu"
+
+
+def test_a_second_run_into_the_same_folder_is_refused(persona_shards, tiny_model_dir, tmp_path) -> None:
+    _train(persona_shards, tiny_model_dir, tmp_path / "run", steps=1)
+    with pytest.raises(CorpusError, match="already holds a run"):
+        _train(persona_shards, tiny_model_dir, tmp_path / "run", steps=1)
+    with pytest.raises(CorpusError, match="nothing to resume"):
+        pretrain(persona_shards, str(tiny_model_dir), tmp_path / "empty", DATA, PROMPT, TrainConfig(device="cpu"),
+                 resume=True)

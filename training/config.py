@@ -1,0 +1,133 @@
+"""Configuration dataclasses of the persona trainer: defaults live here, once, with their help text.
+
+Each field's `metadata["help"]` is the text the CLI shows for the matching option.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+from corpus.errors import CorpusError
+
+MAX_BASIS_SIZE = 4096  # K above this is a typo, not an experiment
+MAX_PROMPT_LENGTH = 512  # L cannot exceed the context length of any model we load anyway
+
+Mixture = Literal["softmax", "linear"]
+Objective = Literal["nll", "kl", "mix"]
+Device = Literal["auto", "cuda", "cpu"]
+
+
+def _help(default: Any, text: str) -> Any:
+    return field(default=default, metadata={"help": text})
+
+
+def help_of(config_class: type, name: str) -> str:
+    """The help text of field `name` of a config dataclass."""
+    return next(f.metadata["help"] for f in fields(config_class) if f.name == name)
+
+
+@dataclass
+class DataConfig:
+    """Which utterances become training examples, how they are split and encoded."""
+
+    min_confidence: float = _help(0.0, "drop utterances whose speaker confidence is below this")
+    min_lines: int = _help(8, "a character needs at least this many lines to be eligible")
+    books: tuple[str, ...] = _help((), "only these book ids (empty: all books in the shard folder)")
+    validation_fraction: float = _help(0.1, "share of each character's lines in the validation split")
+    test_fraction: float = _help(0.1, "share of each character's lines in the test split")
+    heldout_fraction: float = _help(0.2, "share of eligible characters held out whole for few-shot fitting")
+    split_seed: int = _help(0, "seed of the hash-based line and character splits")
+    context_tokens: int = _help(128, "context budget in tokens; older context is cut from the left")
+    utterance_tokens: int = _help(64, "utterance budget in tokens; longer lines are cut at the end")
+    sheet_tokens: int = _help(96, "budget of the written character sheet the KL teacher reads")
+    sheet_lines: int = _help(6, "how many of a character's own training lines its sheet quotes")
+    token_cache: str | None = _help(None, "folder for a persistent token cache (None: cache in memory only)")
+
+    def validate(self) -> None:
+        """Raise CorpusError when a value is out of range."""
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise CorpusError(f"--min-confidence must be in [0, 1], got {self.min_confidence}")
+        if self.min_lines < 1:
+            raise CorpusError(f"--min-lines must be at least 1, got {self.min_lines}")
+        shares = (self.validation_fraction, self.test_fraction, self.heldout_fraction)
+        if any(not 0.0 <= s < 1.0 for s in shares) or self.validation_fraction + self.test_fraction >= 1.0:
+            raise CorpusError("split fractions must be in [0, 1) and validation + test must stay below 1")
+        if min(self.context_tokens, self.utterance_tokens, self.sheet_tokens) < 1:
+            raise CorpusError("token budgets (context, utterance, sheet) must be positive")
+
+
+@dataclass
+class SoftPromptConfig:
+    """The persona method: a basis of K soft prompts of L virtual tokens, mixed per character."""
+
+    k: int = _help(32, "number of soft prompts in the shared basis (K)")
+    length: int = _help(20, "virtual tokens per soft prompt (L)")
+    mixture: Mixture = _help("softmax", "softmax: weights on the simplex; linear: unconstrained weights")
+    temperature: float = _help(1.0, "softmax temperature of the mixture weights")
+    init_seed: int = _help(0, "seed of the vocabulary tokens whose embeddings initialise the basis")
+
+    def validate(self) -> None:
+        """Raise CorpusError when K, L or the mixture settings are out of range."""
+        if not 1 <= self.k <= MAX_BASIS_SIZE:
+            raise CorpusError(f"--k must be between 1 and {MAX_BASIS_SIZE}, got {self.k}")
+        if not 1 <= self.length <= MAX_PROMPT_LENGTH:
+            raise CorpusError(f"--length must be between 1 and {MAX_PROMPT_LENGTH}, got {self.length}")
+        if self.mixture not in ("softmax", "linear"):
+            raise CorpusError(f"--mixture must be softmax or linear, got {self.mixture!r}")
+        if self.temperature <= 0:
+            raise CorpusError(f"--temperature must be positive, got {self.temperature}")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation of a pretrain or fit run."""
+
+    objective: Objective = _help("nll", "nll: next-token loss; kl: match a teacher reading the sheet; mix: both")
+    kl_weight: float = _help(0.5, "weight of the KL term under --objective mix (NLL gets 1 - this)")
+    lr: float = _help(0.03, "AdamW learning rate")
+    weight_decay: float = _help(0.0, "AdamW weight decay")
+    steps: int = _help(200, "optimizer steps")
+    batch_size: int = _help(8, "examples per micro-batch")
+    grad_accumulation: int = _help(1, "micro-batches per optimizer step")
+    seed: int = _help(0, "seed of data order and initialisation")
+    device: Device = _help("auto", "auto: CUDA when available, else CPU")
+    checkpoint_every: int = _help(50, "optimizer steps between checkpoints (a kill loses at most this many)")
+    log_every: int = _help(1, "optimizer steps between metric log lines")
+    shots: int | None = _help(None, "fit only: use at most this many training lines (None: all)")
+
+    def validate(self) -> None:
+        """Raise CorpusError when a value is out of range."""
+        if self.objective not in ("nll", "kl", "mix"):
+            raise CorpusError(f"--objective must be nll, kl or mix, got {self.objective!r}")
+        if self.device not in ("auto", "cuda", "cpu"):
+            raise CorpusError(f"--device must be auto, cuda or cpu, got {self.device!r}")
+        if min(self.steps, self.batch_size, self.grad_accumulation, self.checkpoint_every, self.log_every) < 1:
+            raise CorpusError("steps, batch size, accumulation, checkpoint and log intervals must be at least 1")
+        if self.lr <= 0 or not 0.0 <= self.kl_weight <= 1.0:
+            raise CorpusError("--lr must be positive and --kl-weight in [0, 1]")
+        if self.shots is not None and self.shots < 0:
+            raise CorpusError(f"--shots must be non-negative, got {self.shots}")
+
+
+@dataclass
+class GenerateConfig:
+    """Sampling settings of `training generate`."""
+
+    max_new_tokens: int = _help(60, "most tokens to generate")
+    temperature: float = _help(0.8, "sampling temperature (0: greedy)")
+    top_p: float = _help(0.95, "nucleus sampling mass")
+    seed: int = _help(0, "sampling seed")
+    device: Device = _help("auto", "auto: CUDA when available, else CPU")
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a config dataclass (tuples become lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
+
+
+def config_from_dict(config_class: type, values: dict[str, Any]) -> Any:
+    """Rebuild a config dataclass from `config_to_dict` output, ignoring unknown keys."""
+    known = {f.name for f in fields(config_class)}
+    kept = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in known}
+    return config_class(**kept)

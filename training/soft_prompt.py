@@ -1,0 +1,127 @@
+"""Persona soft prompts: a shared basis of K soft prompts, mixed per character, prepended to a frozen causal LM.
+
+A character's prompt is `sum_k w[c, k] * basis[k]`, an [L, d] block of virtual-token embeddings placed before
+the token embeddings through `inputs_embeds`. Only the basis and the mixture weights are trainable.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from training.config import SoftPromptConfig
+
+# Low BPE ids are the early, frequent merges: real words make a better starting point than rare fragments.
+SAMPLED_VOCABULARY = 5000
+
+
+class SoftPromptBasis(nn.Module):
+    """K soft prompts of L virtual tokens each, initialised from embeddings of sampled vocabulary tokens."""
+
+    def __init__(self, k: int, length: int, token_embeddings: torch.Tensor, seed: int = 0) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        vocabulary = min(token_embeddings.shape[0], SAMPLED_VOCABULARY)
+        token_ids = torch.randint(vocabulary, (k, length), generator=generator)
+        self.prompts = nn.Parameter(token_embeddings.detach().float().cpu()[token_ids].clone())  # [K, L, d]
+
+    def forward(self, weights: torch.Tensor) -> torch.Tensor:
+        """Mix the basis: weights [B, K] -> prompts [B, L, d]."""
+        return torch.einsum("bk,kld->bld", weights.to(self.prompts.dtype), self.prompts)
+
+
+class PersonaPrompts(nn.Module):
+    """One row of K mixture weights per character (softmax over K with a temperature, or unconstrained)."""
+
+    def __init__(self, n_characters: int, k: int, mixture: str = "softmax", temperature: float = 1.0) -> None:
+        super().__init__()
+        self.mixture, self.temperature = mixture, temperature
+        # softmax: zero logits are the uniform mixture; linear: the weights themselves, uniform too
+        init = torch.zeros(n_characters, k) if mixture == "softmax" else torch.full((n_characters, k), 1.0 / k)
+        self.mixture_logits = nn.Parameter(init)
+
+    def forward(self, character_idx: torch.Tensor) -> torch.Tensor:
+        """Mixture weights [B, K] of the characters `character_idx` [B]."""
+        raw = self.mixture_logits[character_idx]
+        return F.softmax(raw / self.temperature, dim=-1) if self.mixture == "softmax" else raw
+
+
+def prompted_hidden_states(
+    base_model: nn.Module,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    prefix_embeds: torch.Tensor | None = None,
+    prefix_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Final hidden states [B, P + T, d] of a causal LM body reading `prefix_embeds` [B, P, d] then `input_ids`.
+
+    Left or right padding of the tokens (and left padding of the prefix through `prefix_mask`) is handled:
+    position ids count only attended positions, so every real token gets the position it has unpadded.
+    """
+    embeds = base_model.get_input_embeddings()(input_ids)
+    mask = attention_mask.to(torch.long)
+    if prefix_embeds is not None:
+        if prefix_mask is None:
+            prefix_mask = torch.ones(prefix_embeds.shape[:2], dtype=torch.long, device=embeds.device)
+        embeds = torch.cat([prefix_embeds.to(embeds.dtype), embeds], dim=1)
+        mask = torch.cat([prefix_mask.to(torch.long), mask], dim=1)
+    position_ids = (mask.cumsum(dim=-1) - 1).clamp(min=0)
+    body = base_model.base_model  # the transformer without its LM head
+    return body(inputs_embeds=embeds, attention_mask=mask, position_ids=position_ids, use_cache=False).last_hidden_state
+
+
+class PersonaPromptModel(nn.Module):
+    """A frozen HF causal LM with a persona soft prompt per row of the batch."""
+
+    def __init__(self, base_model: nn.Module, config: SoftPromptConfig, n_characters: int) -> None:
+        super().__init__()
+        config.validate()
+        base_model.requires_grad_(False)
+        base_model.eval()  # frozen: no dropout, so training is deterministic and matches inference
+        self.base, self.config = base_model, config
+        embeddings = base_model.get_input_embeddings().weight
+        self.basis = SoftPromptBasis(config.k, config.length, embeddings, config.init_seed).to(embeddings.device)
+        self.personas = PersonaPrompts(n_characters, config.k, config.mixture, config.temperature).to(embeddings.device)
+
+    def train(self, mode: bool = True) -> "PersonaPromptModel":
+        """Switch the prompt modules' mode; the frozen base model always stays in eval mode."""
+        super().train(mode)
+        self.base.eval()
+        return self
+
+    @property
+    def n_characters(self) -> int:
+        return self.personas.mixture_logits.shape[0]
+
+    def mixture_weights(self, character_idx: torch.Tensor) -> torch.Tensor:
+        """Mixture weights [B, K] of characters `character_idx` [B]."""
+        return self.personas(character_idx)
+
+    def prompt_from_weights(self, weights: torch.Tensor) -> torch.Tensor:
+        """Prompt embeddings [B, L, d] for arbitrary mixture weights [B, K] (e.g. a blend of characters)."""
+        return self.basis(weights)
+
+    def prompt_embeds(self, character_idx: torch.Tensor) -> torch.Tensor:
+        """Prompt embeddings [B, L, d] of characters `character_idx` [B]; rows may differ."""
+        return self.basis(self.personas(character_idx))
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        character_idx: torch.Tensor | None = None,
+        weights: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Hidden states [B, L + T, d] of the base model reading each row's persona prompt, then its tokens.
+
+        Give `character_idx` [B] for trained characters or `weights` [B, K] for a blend.
+        """
+        if (character_idx is None) == (weights is None):
+            raise ValueError("give exactly one of character_idx or weights")
+        prompt = self.prompt_embeds(character_idx) if weights is None else self.prompt_from_weights(weights)
+        return prompted_hidden_states(self.base, input_ids, attention_mask, prompt)
+
+    def logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **persona: torch.Tensor) -> torch.Tensor:
+        """Full next-token logits [B, L + T, V]; for inspection and generation, not for training."""
+        return self.base.get_output_embeddings()(self(input_ids, attention_mask, **persona))

@@ -1,0 +1,296 @@
+"""Training runs: `pretrain` learns the basis and every eligible character's weights; `fit` learns one
+character's K weights with the basis frozen. Both share one loop (AdamW, accumulation, bf16 autocast on CUDA,
+accelerate for several GPUs, checkpoints every N steps, exact resume, JSONL metrics)."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from torch.utils.data import DataLoader
+
+from corpus.errors import CorpusError
+from training import checkpoint
+from training.checkpoint import PersonaRun
+from training.config import DataConfig, SoftPromptConfig, TrainConfig, config_from_dict, config_to_dict
+from training.data import (
+    BucketBatchSampler, CharacterInfo, Example, ExampleDataset, TokenCache, Utterance, character_sheet, collate,
+    encode_examples, lines_from_text_file, load_corpus, token_budget,
+)
+from training.modeling import load_base_model, max_positions, resolve_device
+from training.objectives import SheetTeacher, persona_loss
+from training.soft_prompt import PersonaPromptModel
+
+
+@dataclass
+class RunResult:
+    """What a training call did: where the run lives, its final step and the losses of the steps it ran."""
+
+    out: Path
+    step: int
+    losses: list[float] = field(default_factory=list)
+    character_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TrainingJob:
+    """Everything the loop needs: the model, encoded examples, an optional teacher and the run's identity."""
+
+    model: PersonaPromptModel
+    examples: list[Example]
+    teacher: SheetTeacher | None
+    pad_id: int
+    run: PersonaRun  # identity and metadata; its tensors are refreshed from the model when saved
+
+
+def _check_out(out: Path, resume: bool) -> None:
+    has_run = (out / checkpoint.PERSONA_CONFIG).exists() or (out / checkpoint.CHECKPOINTS).exists()
+    if resume and checkpoint.latest_checkpoint(out) is None:
+        raise CorpusError(f"nothing to resume in {out}: it has no checkpoint")
+    if not resume and has_run:
+        raise CorpusError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+
+
+def _teacher(model: PersonaPromptModel, cache: TokenCache, sheets: list[str], budget: int) -> SheetTeacher:
+    sheet_ids = {index: ids[:budget] for index, ids in enumerate(cache.encode(sheets))}
+    return SheetTeacher(model.base, sheet_ids)
+
+
+def _character_meta(characters: list[CharacterInfo]) -> list[dict[str, Any]]:
+    return [{**asdict(c), "aliases": list(c.aliases)} for c in characters]
+
+
+def pretrain(
+    shards: Path,
+    model_ref: str,
+    out: Path,
+    data_config: DataConfig = DataConfig(),
+    prompt_config: SoftPromptConfig = SoftPromptConfig(),
+    train_config: TrainConfig = TrainConfig(),
+    resume: bool = False,
+    show_progress: bool = False,
+) -> RunResult:
+    """Learn the soft-prompt basis and the mixture weights of all eligible, not held-out characters jointly."""
+    for config in (data_config, prompt_config, train_config):
+        config.validate()
+    out = Path(out)
+    _check_out(out, resume)
+    device = resolve_device(train_config.device)
+    corpus = load_corpus(shards, data_config)
+    ids = corpus.pretrain_ids
+    if not ids:
+        raise CorpusError(
+            f"no characters to pretrain on in {shards}: none has --min-lines {data_config.min_lines} lines "
+            "outside the held-out set"
+        )
+    base, tokenizer, model_ref = load_base_model(model_ref)
+    budget = token_budget(data_config, prompt_config.length, max_positions(base), train_config.objective != "nll")
+    index = {cid: i for i, cid in enumerate(ids)}
+    cache = TokenCache(tokenizer, data_config.token_cache)
+    examples = encode_examples([u for cid in ids for u in corpus.split(cid, "train")], index, cache, budget)
+    model = PersonaPromptModel(base, prompt_config, len(ids))
+    teacher = None
+    if train_config.objective != "nll":
+        sheets = [character_sheet(corpus.characters[c], corpus.split(c, "train"), data_config.sheet_lines) for c in ids]
+        teacher = _teacher(model, cache, sheets, budget.sheet)
+    cache.save()
+    infos = [corpus.characters[c] for c in ids]
+    run = PersonaRun(
+        prompt_config, ids, [c.name for c in infos], model_ref, "pretrain", model.basis.prompts,
+        model.personas.mixture_logits,
+        meta={"data": config_to_dict(data_config), "train": config_to_dict(train_config),
+              "shards": str(Path(shards).resolve()), "characters": _character_meta(infos),
+              "heldout": corpus.heldout_ids},
+    )
+    return _train(TrainingJob(model, examples, teacher, tokenizer.pad_token_id, run), train_config, out, resume,
+                  device, show_progress)
+
+
+def fit(
+    basis_run: Path,
+    out: Path,
+    character: str | None = None,
+    shards: Path | None = None,
+    lines_file: Path | None = None,
+    sheet_file: Path | None = None,
+    train_config: TrainConfig = TrainConfig(),
+    data_config: DataConfig | None = None,
+    model_ref: str | None = None,
+    resume: bool = False,
+    show_progress: bool = False,
+) -> RunResult:
+    """Learn one character's K mixture weights on its training lines (at most `shots`), the basis frozen.
+
+    The character comes from the corpus (`character`, shards default to the basis run's) or, with
+    `lines_file`, from a UTF-8 file of its lines (one per line; `character` is then its display name).
+    """
+    train_config.validate()
+    out = Path(out)
+    _check_out(out, resume)
+    device = resolve_device(train_config.device)
+    basis = checkpoint.read_persona(basis_run)
+    data_config = data_config or config_from_dict(DataConfig, basis.meta.get("data", {}))
+    data_config.validate()
+    info, lines = _fit_lines(basis, character, shards, lines_file, data_config)
+    shots = lines if train_config.shots is None else lines[: train_config.shots]
+    if not shots and train_config.shots != 0:
+        raise CorpusError(f"{info.character_id} has no training lines to fit on")
+    base, tokenizer, model_ref = load_base_model(model_ref or basis.model)
+    prompt_config = basis.prompt_config
+    model = PersonaPromptModel(base, prompt_config, 1)
+    if tuple(model.basis.prompts.shape) != tuple(basis.basis.shape):
+        raise CorpusError(f"basis of {basis_run} has shape {tuple(basis.basis.shape)}, which does not fit {model_ref}")
+    with torch.no_grad():
+        model.basis.prompts.copy_(basis.basis)
+        # start from the average pretrained character: the zero-shot persona when shots is 0
+        model.personas.mixture_logits.copy_(basis.mixture_logits.mean(dim=0, keepdim=True))
+    model.basis.requires_grad_(False)
+    budget = token_budget(data_config, prompt_config.length, max_positions(base), train_config.objective != "nll")
+    cache = TokenCache(tokenizer, data_config.token_cache)
+    examples = encode_examples(shots, {info.character_id: 0}, cache, budget)
+    teacher = None
+    if train_config.objective != "nll":
+        sheet = _read_sheet(sheet_file) if sheet_file else character_sheet(info, shots, data_config.sheet_lines)
+        teacher = _teacher(model, cache, [sheet], budget.sheet)
+    cache.save()
+    run = PersonaRun(
+        prompt_config, [info.character_id], [info.name], model_ref, "fit", model.basis.prompts,
+        model.personas.mixture_logits,
+        meta={"data": config_to_dict(data_config), "train": config_to_dict(train_config),
+              "basis_run": str(Path(basis_run).resolve()), "characters": _character_meta([info]),
+              "shots": len(shots), "lines_file": str(lines_file) if lines_file else None},
+    )
+    return _train(TrainingJob(model, examples, teacher, tokenizer.pad_token_id, run), train_config, out, resume,
+                  device, show_progress)
+
+
+def _fit_lines(
+    basis: PersonaRun, character: str | None, shards: Path | None, lines_file: Path | None, data_config: DataConfig
+) -> tuple[CharacterInfo, list[Utterance]]:
+    if lines_file is not None:
+        if not character:
+            raise CorpusError("--lines needs --character NAME, the display name of the new character")
+        return lines_from_text_file(lines_file, character)
+    if not character:
+        raise CorpusError("give --character (a corpus character) or --lines FILE with --character NAME")
+    shards = shards or basis.meta.get("shards")
+    if not shards:
+        raise CorpusError("the basis run records no shard folder; pass --shards")
+    corpus = load_corpus(Path(shards), data_config)
+    character_id = corpus.resolve(character)
+    return corpus.characters[character_id], corpus.split(character_id, "train")
+
+
+def _read_sheet(path: Path) -> str:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CorpusError(f"cannot read character sheet {path}: {exc}") from exc
+    if not text.strip():
+        raise CorpusError(f"character sheet {path} is empty")
+    return text.rstrip() + "\n\n"
+
+
+def _restore(job: TrainingJob, optimizer: torch.optim.Optimizer, out: Path) -> int:
+    saved, optimizer_state, rng = checkpoint.read_checkpoint(checkpoint.latest_checkpoint(out))
+    model = job.model
+    if saved.character_ids != job.run.character_ids or saved.basis.shape != model.basis.prompts.shape:
+        raise CorpusError(f"the checkpoint in {out} was made for other characters or another K/L; cannot resume")
+    with torch.no_grad():
+        model.basis.prompts.copy_(saved.basis)
+        model.personas.mixture_logits.copy_(saved.mixture_logits)
+    optimizer.load_state_dict(optimizer_state)
+    checkpoint.restore_rng(rng)
+    checkpoint.truncate_metrics(out, saved.step)
+    return saved.step
+
+
+def _progress(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}"), TextColumn("{task.fields[tps]:,.0f} tok/s"),
+        TimeRemainingColumn(), disable=not enabled,
+    )
+
+
+def _snapshot(job: TrainingJob, step: int) -> PersonaRun:
+    run = job.run
+    return PersonaRun(run.prompt_config, run.character_ids, run.character_names, run.model, run.kind,
+                      job.model.basis.prompts, job.model.personas.mixture_logits, step, run.meta)
+
+
+@dataclass
+class StepStats:
+    """One optimizer step's mean loss, its parts, and the tokens it read."""
+
+    loss: float = 0.0
+    parts: dict[str, float] = field(default_factory=dict)
+    tokens: int = 0
+
+
+def _optimizer_step(accelerator: Accelerator, wrapped, lm_head, optimizer, batches, job: TrainingJob,
+                    config: TrainConfig) -> StepStats:
+    """Accumulate gradients over `grad_accumulation` micro-batches (synchronising only on the last), then step."""
+    stats, accumulation = StepStats(), config.grad_accumulation
+    for micro in range(accumulation):
+        batch = next(batches).to(accelerator.device)
+        sync = contextlib.nullcontext() if micro == accumulation - 1 else accelerator.no_sync(wrapped)
+        with sync, accelerator.autocast():
+            loss, parts = persona_loss(wrapped, lm_head, batch, config.objective, config.kl_weight, job.teacher)
+            accelerator.backward(loss / accumulation)
+        stats.loss += float(loss.detach()) / accumulation
+        stats.tokens += batch.n_tokens * accelerator.num_processes
+        for name, value in parts.items():
+            stats.parts[name] = stats.parts.get(name, 0.0) + value / accumulation
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return stats
+
+
+def _train(
+    job: TrainingJob, config: TrainConfig, out: Path, resume: bool, device: str, show_progress: bool
+) -> RunResult:
+    accelerator = Accelerator(cpu=device == "cpu", mixed_precision="bf16" if device == "cuda" else "no")
+    torch.manual_seed(config.seed)
+    model = job.model
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.lr,
+                                  weight_decay=config.weight_decay)
+    start = _restore(job, optimizer, out) if resume else 0
+    lm_head = model.base.get_output_embeddings()
+    per_step = config.grad_accumulation * accelerator.num_processes
+    sampler = BucketBatchSampler([len(e) for e in job.examples], config.batch_size, config.seed,
+                                 config.steps * per_step, start * per_step)
+    loader = DataLoader(ExampleDataset(job.examples), batch_sampler=sampler, collate_fn=partial(collate, pad_id=job.pad_id))
+    wrapped, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    result = RunResult(out, start, [], job.run.character_ids)
+    batches = iter(loader)
+    wrapped.train()
+    with _progress(show_progress and accelerator.is_main_process) as progress:
+        task = progress.add_task(job.run.kind, total=config.steps, completed=start, loss=float("nan"), tps=0.0)
+        for done in range(start + 1, config.steps + 1) if job.examples else ():
+            began = time.perf_counter()
+            stats = _optimizer_step(accelerator, wrapped, lm_head, optimizer, batches, job, config)
+            tokens_per_s = stats.tokens / (time.perf_counter() - began)
+            result.losses.append(stats.loss)
+            result.step = done
+            progress.update(task, completed=done, loss=stats.loss, tps=tokens_per_s)
+            if accelerator.is_main_process:
+                out.mkdir(parents=True, exist_ok=True)
+                if done % config.log_every == 0 or done == config.steps:
+                    checkpoint.append_metrics(out, {"step": done, "loss": stats.loss, **stats.parts,
+                                                    "tokens": stats.tokens, "tokens_per_s": tokens_per_s, "lr": config.lr})
+                if done % config.checkpoint_every == 0 or done == config.steps:
+                    checkpoint.write_checkpoint(out, _snapshot(job, done), optimizer)
+            accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        checkpoint.write_persona(out, _snapshot(job, result.step))
+    accelerator.wait_for_everyone()
+    return result
