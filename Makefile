@@ -15,8 +15,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+SAMPLE_BOOKS := 46 43 55
+DEMO := build/demo
+
 demo: $(STAMP)
-	@echo "demo: filled in once the stages exist"
+	$(BIN)/corpus fetch $(SAMPLE_BOOKS) --mirror data/gutenberg --out $(DEMO)/books
+	$(BIN)/corpus attribute $(DEMO)/books --out $(DEMO)/shards --workers 2
+	$(BIN)/corpus characters $(DEMO)/shards/46
+	$(BIN)/corpus show $(DEMO)/shards/46 Scrooge --limit 3
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from pathlib import Path
+from typing import Optional
+
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
 
-from corpus.errors import run_cli
+from corpus.attribute import DEFAULT_OUT_DIR, AttributeConfig, BookResult, attribute_books
+from corpus.attribution import AttributionConfig
+from corpus.client import ClientConfig
+from corpus.errors import CorpusError, run_cli
+from corpus.fetch import FetchConfig
+from corpus.parallel import ParallelConfig
+from corpus.persona_shards import ShardConfig
+from corpus.personas import cast_table, character_lines, find_character
+from corpus.release import Release, ReleaseConfig, SplitUnit, build_release, default_release_folder
+from corpus.release import help_of as release_help
+from corpus.release_upload import check_repo_id, resolve_token, upload_release
 
 app = typer.Typer(
     help="Build character-persona corpora from public-domain novels.",
@@ -14,6 +33,309 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
+
+
+def _field_help(config_class: type, name: str) -> str:
+    """The help text a config dataclass field carries."""
+    return next(f.metadata.get("help", "") for f in dataclasses.fields(config_class) if f.name == name)
+
+
+# --- search, fetch: Gutenberg books -----------------------------------------------------------------
+
+
+def _fetch_help(name: str) -> str:
+    for config_class in (FetchConfig, ClientConfig):
+        if name in {f.name for f in dataclasses.fields(config_class)}:
+            return _field_help(config_class, name)
+    raise KeyError(name)
+
+
+def _client_config(mirror: str | None, delay: float, retries: int, backoff: float, timeout: float) -> ClientConfig:
+    if delay < 0 or retries < 0 or backoff < 0 or timeout <= 0:
+        raise CorpusError("--delay, --retries and --backoff must be >= 0 and --timeout > 0")
+    return dataclasses.replace(ClientConfig(), mirror=mirror, min_delay=delay, retries=retries,
+                               backoff_factor=backoff, read_timeout=timeout)
+
+
+_MIRROR_HELP = "Gutenberg mirror: base URL, file:// URL or local folder (default $PERSONA_GUTENBERG_MIRROR, else gutenberg.org)"
+_CATALOG_HELP = "pg_catalog.csv to search instead of the mirror's (cached) catalog"
+
+
+@app.command()
+def search(
+    query: list[str] = typer.Argument(..., help="words and field:value terms, e.g. dickens, author:Austen, title:\"two cities\""),
+    language: Optional[str] = typer.Option(None, "--language", help="ISO language code, e.g. en"),
+    limit: int = typer.Option(20, "--limit", help="show at most this many books (0: all)"),
+    mirror: Optional[str] = typer.Option(None, "--mirror", help=_MIRROR_HELP),
+    catalog: Optional[Path] = typer.Option(None, "--catalog", help=_CATALOG_HELP),
+    cache_dir: Path = typer.Option(FetchConfig().cache, "--cache-dir", help="where the downloaded catalog is kept"),
+    as_json: bool = typer.Option(False, "--json", help="print the matches as JSON on stdout"),
+) -> None:
+    """Search the Gutenberg catalog: prints id, title, author, issued."""
+    from corpus.catalog import search as search_catalog
+    from corpus.fetch import load_catalog
+
+    entries, note = load_catalog(dataclasses.replace(ClientConfig(), mirror=mirror), cache_dir, catalog)
+    found = search_catalog(entries, " ".join(query), language=language, limit=limit or None)
+    Console(stderr=True).print(note, markup=False, highlight=False, soft_wrap=True)
+    if as_json:
+        rows = [{"id": e.id, "title": e.display_title, "author": e.author, "authors": e.authors, "issued": e.issued,
+                 "languages": list(e.languages), "subjects": e.subjects} for e in found]
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    table = Table("id", "title", "author", "issued", title=f"{len(found)} match(es) for {escape(' '.join(query))}")
+    for e in found:
+        table.add_row(str(e.id), escape(e.display_title), escape(e.author), e.issued)
+    console.print(table)
+
+
+@app.command()
+def fetch(
+    book_ids: list[str] = typer.Argument(None, metavar="[IDS]...", help="Gutenberg ebook numbers, e.g. 1400 98"),
+    query: Optional[str] = typer.Option(None, "--query", help="fetch the catalog's matches, e.g. \"author:Dickens\""),
+    language: Optional[str] = typer.Option(None, "--language", help="with --query: only this ISO language code"),
+    limit: int = typer.Option(50, "--limit", help="with --query: at most this many books"),
+    out: Path = typer.Option(FetchConfig.out_dir, "--out", "-o", help=_fetch_help("out_dir")),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help=_fetch_help("cache_dir")),
+    mirror: Optional[str] = typer.Option(None, "--mirror", help=_MIRROR_HELP),
+    catalog: Optional[Path] = typer.Option(None, "--catalog", help=_CATALOG_HELP),
+    delay: float = typer.Option(ClientConfig.min_delay, "--delay", help=_fetch_help("min_delay")),
+    retries: int = typer.Option(ClientConfig.retries, "--retries", help=_fetch_help("retries")),
+    backoff: float = typer.Option(ClientConfig.backoff_factor, "--backoff", help=_fetch_help("backoff_factor")),
+    timeout: float = typer.Option(ClientConfig.read_timeout, "--timeout", help=_fetch_help("read_timeout")),
+    refresh: bool = typer.Option(False, "--refresh", help=_fetch_help("refresh")),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help=_fetch_help("encoding")),
+    as_json: bool = typer.Option(False, "--json", help="print one result per book as JSON on stdout"),
+) -> None:
+    """Download Gutenberg books, strip the licence header/footer, write OUT/<id>.txt + OUT/<id>.json (resumable)."""
+    from corpus.catalog import by_id, search as search_catalog
+    from corpus.fetch import FetchConfig, fetch_books, load_catalog, parse_book_ids
+
+    ids = parse_book_ids(book_ids or [])
+    client = _client_config(mirror, delay, retries, backoff, timeout)
+    config = FetchConfig(out_dir=out, cache_dir=cache_dir, refresh=refresh, encoding=encoding, client=client)
+    stderr = Console(stderr=True)
+    entries = []
+    if query is not None or catalog is not None:
+        entries, note = load_catalog(client, config.cache, catalog)
+        stderr.print(note, markup=False, highlight=False, soft_wrap=True)
+    if query is not None:
+        matches = search_catalog(entries, query, language=language, limit=limit or None)
+        if not matches:
+            raise CorpusError(f"no book in the catalog matches {query!r}; try `corpus search`")
+        ids += [e.id for e in matches if e.id not in ids]
+    if not ids:
+        raise CorpusError("nothing to fetch: give book ids or --query")
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=stderr, transient=True, disable=not stderr.is_terminal) as progress:
+        task = progress.add_task("fetching", total=len(ids))
+
+        def advance(result) -> None:
+            progress.update(task, advance=1, description=f"{result.gutenberg_id} {result.status}")
+
+        results = fetch_books(ids, config, by_id(entries), on_book=advance)
+    if as_json:
+        typer.echo(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
+    else:
+        table = Table("id", "title", "author", "status", "from", "chars", "chapters", title=f"books in {escape(str(out))}")
+        for r in results:
+            table.add_row(str(r.gutenberg_id), escape(r.title or ""), escape(r.author or ""),
+                          escape(r.error) if r.error else r.status, r.source or "", f"{r.chars:,}", str(r.chapters))
+        console.print(table)
+    failed = [r for r in results if r.status == "failed"]
+    if len(results) == 1 and failed:
+        raise CorpusError(str(failed[0].error))
+    if failed:
+        raise CorpusError(f"{len(failed)} of {len(results)} books failed; first: {failed[0].error}")
+
+
+# --- attribute, characters, show: persona shards -------------------------------------------------
+
+
+@app.command()
+def attribute(
+    inputs: list[Path] = typer.Argument(..., help="book .txt files, folders of them, or a `corpus fetch` folder"),
+    out: Path = typer.Option(DEFAULT_OUT_DIR, "--out", "-o", help="run folder for the persona shards"),
+    book: list[str] = typer.Option([], "--book", help=_field_help(AttributeConfig, "book_ids")),
+    characters: Optional[Path] = typer.Option(None, "--characters", help=_field_help(AttributeConfig, "cast_csv")),
+    spacy_model: str = typer.Option(
+        AttributionConfig.spacy_model,
+        help=_field_help(AttributionConfig, "spacy_model") or "spaCy pipeline for sentences, tags and PERSON mentions",
+    ),
+    min_confidence: float = typer.Option(
+        AttributionConfig.min_confidence,
+        help=_field_help(AttributionConfig, "min_confidence") or "speakers below this confidence stay unattributed",
+    ),
+    context_paragraphs: int = typer.Option(ShardConfig.context_paragraphs, help=_field_help(ShardConfig, "context_paragraphs")),
+    context_chars: int = typer.Option(ShardConfig.context_max_chars, help=_field_help(ShardConfig, "context_max_chars")),
+    workers: int = typer.Option(ParallelConfig.workers, help=_field_help(ParallelConfig, "workers")),
+    executor: str = typer.Option(ParallelConfig.executor, help=_field_help(ParallelConfig, "executor")),
+    ray_address: Optional[str] = typer.Option(None, help=_field_help(ParallelConfig, "ray_address")),
+    backend: str = typer.Option(AttributeConfig.backend, help=_field_help(AttributeConfig, "backend")),
+    as_json: bool = typer.Option(False, "--json", help="print the run summary as JSON on stdout"),
+) -> None:
+    """Find quotations, characters and speakers; write one persona shard per book (resumable)."""
+    if not 0.0 <= min_confidence <= 1.0:
+        raise CorpusError(f"--min-confidence must be between 0 and 1, got {min_confidence}")
+    if context_paragraphs < 0 or context_chars < 0:
+        raise CorpusError("--context-paragraphs and --context-chars must be >= 0")
+    config = AttributeConfig(
+        attribution=dataclasses.replace(AttributionConfig(), spacy_model=spacy_model, min_confidence=min_confidence),
+        shards=ShardConfig(context_paragraphs=context_paragraphs, context_max_chars=context_chars),
+        parallel=ParallelConfig(executor=executor, workers=workers, ray_address=ray_address),
+        backend=backend,
+        cast_csv=characters,
+        book_ids=tuple(book),
+    )
+    stderr = Console(stderr=True)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=stderr, transient=True, disable=not stderr.is_terminal) as progress:
+        task = progress.add_task("reading inputs", total=None)
+
+        def advance(result: BookResult) -> None:
+            progress.update(task, advance=1, description=f"{result.book_id} {result.status}")
+            if result.warning:
+                progress.console.print(f"warning: {result.warning}", markup=False, highlight=False)
+
+        def start(total: int) -> None:
+            progress.update(task, total=total, description="attributing")
+
+        results = attribute_books(inputs, out, config, on_result=advance, on_start=start)
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(r) for r in results], indent=2))
+        return
+    table = Table("book", "title", "status", "quotes", "attributed", "cast", "seconds", title=f"persona shards in {escape(str(out))}")
+    for r in results:
+        share = f"{r.attributed} ({r.attributed / r.quotations:.0%})" if r.quotations else "0"
+        table.add_row(escape(r.book_id), escape(r.title or ""), r.status, str(r.quotations), share, str(r.characters),
+                      f"{r.seconds:.1f}")
+    console.print(table)
+
+
+_SHARD_TARGET_HELP = "a run folder of shards (e.g. build/shards), one book in it (build/shards/1342) or a shard file"
+
+
+@app.command("characters")
+def characters_command(
+    target: Path = typer.Argument(..., help=_SHARD_TARGET_HELP),
+    book: Optional[str] = typer.Option(None, "--book", help="only this book id"),
+    as_json: bool = typer.Option(False, "--json", help="print the rows as JSON"),
+) -> None:
+    """Print the cast of a book: name, aliases, lines, words, gender (from the shards)."""
+    rows = cast_table(target, book)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("name", "aliases", "lines", "words", "gender", "mentions")
+    table.add_column("id", no_wrap=True)
+    for r in rows:
+        table.add_row(escape(r["name"]), escape("; ".join(r["aliases"])), str(r["lines"]), str(r["words"]),
+                      r["gender"] or "", str(r["mentions"]), escape(r["character_id"]))
+    console.print(table)
+
+
+@app.command()
+def show(
+    target: Path = typer.Argument(..., help=_SHARD_TARGET_HELP),
+    name: str = typer.Argument(..., help="character name, alias or id (e.g. 'Elizabeth' or 1342:elizabeth-bennet)"),
+    book: Optional[str] = typer.Option(None, "--book", help="look only in this book id"),
+    limit: int = typer.Option(20, help="show at most this many lines (0: all)"),
+    context_chars: int = typer.Option(300, help="characters of context shown before each line (0: none)"),
+) -> None:
+    """Print a character's lines with the context before each."""
+    character = find_character(target, name, book)
+    lines = character_lines(target, character, limit or None)
+    console.print(Text(f"{character['name']} ({character['character_id']}): {character['lines']} lines", style="bold"))
+    for row in lines:
+        console.print(Text(f"\nchapter {row['chapter']}, paragraph {row['paragraph']} · {row['quote_type']} "
+                           f"· {row['confidence']:.2f} · {row['method']}", style="cyan"))
+        if context_chars and row["context"]:
+            context = row["context"][-context_chars:]
+            console.print(Text(("…" if len(row["context"]) > context_chars else "") + context, style="dim"))
+        console.print(Text(f"“{row['text']}”", style="bold"))
+
+
+# --- release: the persona dataset on the Hugging Face Hub ------------------------------------------
+
+
+@app.command()
+def release(
+    shard_dir: Path = typer.Argument(
+        ..., metavar="SHARDS", help="run folder of `corpus attribute` (utterance shards, characters and books tables)"
+    ),
+    repo_id: str = typer.Option(..., "--repo-id", help="Hub dataset repository, user/name"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="build and validate the folder locally; upload nothing"),
+    out: Optional[Path] = typer.Option(None, "--out", help="release folder (default: build/release/USER__NAME)"),
+    split_by: SplitUnit = typer.Option(ReleaseConfig.split_by, "--split-by", help=release_help("split_by")),
+    seed: int = typer.Option(ReleaseConfig.seed, "--seed", help=release_help("seed")),
+    assume_public_domain: list[str] = typer.Option(
+        [], "--assume-public-domain", metavar="BOOK_ID", help=release_help("assume_public_domain") + " (repeatable)"
+    ),
+    exclude_book: list[str] = typer.Option(
+        [], "--exclude-book", metavar="BOOK_ID", help=release_help("exclude_books") + " (repeatable)"
+    ),
+    attribution_report: Optional[Path] = typer.Option(
+        None, "--attribution-report", help=release_help("attribution_report")
+    ),
+    private: bool = typer.Option(False, "--private", help="create the repository as private"),
+    commit_message: Optional[str] = typer.Option(
+        None, "--commit-message", help="commit message (default: what the release holds)"
+    ),
+) -> None:
+    """Package the shards as a Hugging Face dataset (card, splits, licence) and push it."""
+    check_repo_id(repo_id)
+    token = None if dry_run else resolve_token()
+    config = ReleaseConfig(
+        split_by=split_by,
+        seed=seed,
+        assume_public_domain=tuple(assume_public_domain),
+        exclude_books=tuple(exclude_book),
+        attribution_report=attribution_report,
+    )
+    built = build_release(shard_dir, out or default_release_folder(repo_id), repo_id, config)
+    _print_release(built)
+    if token is None:
+        console.print(f"dry run: built and validated {built.folder}; nothing uploaded", markup=False, soft_wrap=True)
+        return
+    report = upload_release(built, token, private=private, commit_message=commit_message)
+    plan = report.plan
+    if report.commit_url is None:
+        console.print(
+            f"{report.repo_url} is up to date: {len(plan.unchanged)} files unchanged, nothing uploaded",
+            markup=False,
+            soft_wrap=True,
+        )
+    else:
+        console.print(
+            f"uploaded {len(plan.send)} files, deleted {len(plan.delete)}, {len(plan.unchanged)} unchanged: "
+            f"{report.commit_url}",
+            markup=False,
+            soft_wrap=True,
+        )
+
+
+def _print_release(built: Release) -> None:
+    """Warnings about left-out books on stderr, then a table of configs, splits and rows."""
+    errors = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
+    selection = built.selection
+    for book_id, rights in sorted(selection.not_public_domain.items()):
+        errors.print(f"warning: book {book_id} is not public domain in the USA (rights: {rights!r}); left out")
+    for dropped, kept in sorted(selection.duplicate_editions.items()):
+        errors.print(f"warning: book {dropped} is another edition of book {kept}; left out")
+    for book_id in selection.assumed_public_domain:
+        errors.print(f"warning: book {book_id} has no rights metadata; released as public domain on your word")
+    table = Table(title=escape(f"{built.repo_id} ({built.folder})"))
+    for column in ("config", "split", "rows", "files"):
+        table.add_column(column, justify="right" if column in ("rows", "files") else "left")
+    for name, files in built.configs.items():
+        for split, rows in files.rows.items():
+            table.add_row(name, split, str(rows), str(len(files.files[split])))
+    console.print(table)
+    console.print(
+        f"Gutenberg licence text removed: {selection.licence_utterances_dropped} utterances, "
+        f"{selection.licence_paragraphs_removed} context paragraphs",
+        soft_wrap=True,
+    )
 
 
 def main() -> None:

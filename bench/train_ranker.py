@@ -1,0 +1,58 @@
+"""Train the candidate ranker on PDNC (gold quotation spans, gold cast) and write its weights.
+
+    python bench/train_ranker.py --pdnc ../shared/pdnc [--novels ...] [--out corpus/attribution/ranker.json]
+
+The shipped weights are trained on all given novels; bench/attribution.py reports figures with
+rankers re-trained leave-novels-out (each fold's ranker never saw its novels).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from corpus.attribution.book import prepare_context, run_sieve  # noqa: E402
+from corpus.attribution.ranker import RANKER_FILE, Ranker, fit_ranker, training_examples  # noqa: E402
+from corpus.attribution.types import AttributionConfig  # noqa: E402
+from corpus.pdnc import novel_folders, read_novel  # noqa: E402
+
+
+def novel_examples(folder: Path, docs: list, config: AttributionConfig, ranker: Ranker | None = None) -> list:
+    """Ranker training examples of one PDNC novel (decoded with `ranker` when given)."""
+    novel = read_novel(folder)
+    cast = [replace(c, aliases=list(c.aliases)) for c in novel.cast]
+    ctx = prepare_context(novel.text, config, cast, quotations=[g.quotation for g in novel.quotations], docs=docs)
+    anchors, parity = run_sieve(ctx, config)
+    return training_examples(ctx, anchors, parity, [g.speaker for g in novel.quotations], config, ranker)
+
+
+def train(folders: list[Path], docs: dict[str, list], config: AttributionConfig) -> Ranker:
+    """Two rounds: a ranker on the sieve's context, then one on the first ranker's own decisions."""
+    first = fit_ranker([e for f in folders for e in novel_examples(f, docs[f.name], config)])
+    return fit_ranker([e for f in folders for e in novel_examples(f, docs[f.name], config, first)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    from attribution import load_docs  # bench/attribution.py: the DocBin parse cache
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pdnc", type=Path, required=True)
+    parser.add_argument("--novels", nargs="*")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/attribution-core/parses"))
+    parser.add_argument("--out", type=Path, default=RANKER_FILE)
+    args = parser.parse_args(argv)
+    config = AttributionConfig()
+    folders = [f for f in novel_folders(args.pdnc) if not args.novels or f.name in args.novels]
+    docs = {f.name: load_docs(read_novel(f), f, args.cache, config.spacy_model)[0] for f in folders}
+    train(folders, docs, config).save(args.out)
+    print(f"trained on {len(folders)} novels; weights written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    sys.exit(main())

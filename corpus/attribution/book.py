@@ -1,0 +1,182 @@
+"""attribute_book: quotations -> cast -> speaker sieve -> calibrated attributions for one book."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from corpus.attribution.calibration import Calibration, load_calibration
+from corpus.attribution.context import BookContext, Guess
+from corpus.attribution.conversation import (
+    addressees, vocatives, conversation_blocks, parity_speaker, turn_guess, vocative_guess,
+)
+from corpus.attribution.mentions import SUBJECT_PRONOUNS, CastIndex, count_mentions, find_mentions
+from corpus.attribution.ranker import Ranker, rerank
+from corpus.attribution.tags import SUBJECT_DEPS, tag_guess
+from corpus.attribution.types import Attribution, AttributionConfig, BookAttribution
+from corpus.characters import Character, discover_characters
+from corpus.nlp import load_nlp, parse_paragraphs
+from corpus.quotes import Quotation, find_quotations, paragraph_spans
+
+FIRST_PERSON_RATE = 0.012  # share of narration tokens that are "I" above which narration is first-person
+NARRATOR_MIN_VOCATIVES = 5
+GENDER_WINDOW_CHARS = 80  # narration after a name searched for the pronoun that refers back to it
+
+
+def attribute_book(
+    text: str,
+    config: AttributionConfig = AttributionConfig(),
+    cast: list[Character] | None = None,
+    nlp=None,
+    quotations: list[Quotation] | None = None,
+    docs: list | None = None,
+    calibration: Calibration | None = None,
+    ranker: Ranker | None = None,
+) -> BookAttribution:
+    """Find the quotations (unless given), the cast (unless given) and each quotation's speaker.
+
+    `docs` (one spaCy Doc per paragraph of `paragraph_spans(text)`) skips parsing, e.g. from a cache;
+    `calibration` and `ranker` replace the bundled confidence table and ranker weights (used for
+    leave-novels-out evaluation).
+    """
+    ctx = prepare_context(text, config, cast, nlp, quotations, docs)
+    anchors, parity = run_sieve(ctx, config)
+    ranker = ranker or (Ranker.load() if config.use_ranker else None)
+    if ranker is not None:
+        rerank(ctx, ranker, anchors, parity, config)
+    calibration = calibration or load_calibration()
+    attributions = [_attribution(ctx, qi, config, calibration) for qi in range(len(ctx.quotations))]
+    return BookAttribution(ctx.index.cast, attributions)
+
+
+def prepare_context(text: str, config: AttributionConfig, cast: list[Character] | None = None, nlp=None,
+                    quotations: list[Quotation] | None = None, docs: list | None = None) -> BookContext:
+    """Parse (unless `docs` is given), find quotations and cast, and index the name mentions."""
+    paragraphs = paragraph_spans(text)
+    if docs is None:
+        nlp = nlp or load_nlp(config.spacy_model)
+        docs = parse_paragraphs(nlp, text, paragraphs, n_process=config.spacy_processes)
+    quotations = find_quotations(text) if quotations is None else sorted(quotations, key=lambda q: q.start)
+    quote_spans = sorted(p for q in quotations for p in q.parts)
+    if cast is None:
+        cast = discover_characters(person_mentions(docs), text, config.min_mentions, config.max_characters)
+    # Twice: an alias two characters share goes to the more mentioned one, known after the first count.
+    for _ in range(2):
+        index = CastIndex(cast)
+        mentions = find_mentions(text, index, quote_spans)
+        counts = count_mentions(mentions)
+        for character in cast:
+            character.mentions = counts.get(character.slug, 0)
+    ctx = BookContext(text, paragraphs, docs, quotations, index, mentions)
+    _mark_subjects(ctx)
+    _infer_genders(ctx)
+    _detect_narrator(ctx)
+    return ctx
+
+
+def run_sieve(ctx: BookContext, config: AttributionConfig) -> tuple[dict[int, str], dict[int, tuple[str | None, int]]]:
+    """Fill ctx.guesses; return the named-tag anchors and each other quotation's turn-parity speaker."""
+    # Named speech tags first (reliable anchors), then in text order anaphoric tags and turns.
+    for qi in range(len(ctx.quotations)):
+        guess = tag_guess(ctx, qi, config.tag_window_chars, config.mention_window_paragraphs, names_only=True)
+        ctx.guesses[qi] = guess if guess and guess.method in ("tag-name", "tag-narrator") else None
+    anchors = {qi: g.speaker for qi, g in enumerate(ctx.guesses) if g and g.speaker}
+    parity: dict[int, tuple[str | None, int]] = {}
+    for block in conversation_blocks(ctx, config.turn_max_gap):
+        for pos, qi in enumerate(block):
+            if qi not in anchors:
+                parity[qi] = parity_speaker(ctx, block, pos, anchors, config.mention_window_paragraphs)
+    for qi in range(len(ctx.quotations)):
+        if ctx.guesses[qi] is None:
+            ctx.guesses[qi] = tag_guess(ctx, qi, config.tag_window_chars, config.mention_window_paragraphs, False,
+                                        parity.get(qi, (None, 0))[0])
+        if ctx.guesses[qi] is None:
+            ctx.guesses[qi] = vocative_guess(ctx, qi, config.turn_max_gap)
+        if ctx.guesses[qi] is None and parity.get(qi, (None, 0))[0]:
+            speaker, distance = parity[qi]
+            ctx.guesses[qi] = Guess(speaker, "implicit", "turn-parity" if distance <= 2 else "turn-parity-far")
+        if ctx.guesses[qi] is None:
+            ctx.guesses[qi] = turn_guess(ctx, qi, config.turn_max_gap, config.mention_window_paragraphs)
+    return anchors, parity
+
+
+def _attribution(ctx: BookContext, qi: int, config: AttributionConfig, calibration: Calibration) -> Attribution:
+    guess = ctx.guesses[qi] or Guess(None, "implicit", "none")
+    confidence = calibration.confidence(guess.method) if guess.speaker else 0.0
+    speaker = guess.speaker if confidence >= config.min_confidence else None
+    return Attribution(
+        quotation=ctx.quotations[qi],
+        speaker=speaker,
+        addressees=addressees(ctx, qi, speaker, config.turn_max_gap) if speaker else [],
+        quote_type=guess.quote_type,
+        confidence=confidence,
+        method=guess.method,
+    )
+
+
+def _mark_subjects(ctx: BookContext) -> None:
+    """Flag narration mentions that are the subject of their clause (pronouns mostly refer to those)."""
+    for i, m in enumerate(ctx.mentions):
+        if m.in_quote:
+            continue
+        p = ctx.paragraph_of(m.start)
+        base = ctx.paragraphs[p][0]
+        span = ctx.docs[p].char_span(m.start - base, m.end - base, alignment_mode="expand")
+        if span is not None and span.root.dep_ in SUBJECT_DEPS:
+            ctx.mentions[i] = replace(m, subject=True)
+
+
+def person_mentions(docs: list) -> dict[str, int]:
+    """Counts of spaCy PERSON entity texts over the paragraphs."""
+    counts: dict[str, int] = {}
+    for doc in docs:
+        for ent in doc.ents:
+            if ent.label_ == "PERSON":
+                tokens = list(ent)
+                while tokens and tokens[0].pos_ != "PROPN":  # "Tell Jake" -> "Jake"
+                    tokens.pop(0)
+                name = " ".join(" ".join(t.text for t in tokens).split())
+                if not name:
+                    continue
+                counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def _infer_genders(ctx: BookContext) -> None:
+    """Gender of cast members without one: the pronoun (he/she) that most often follows their name
+    where the name is the subject of a narration clause ("Jane smiled; she ...")."""
+    votes: dict[str, dict[str, int]] = {}
+    for m in ctx.mentions:
+        if m.in_quote or not m.subject or ctx.index.gender(m.slug):
+            continue
+        words = [w.strip(",.;:!?") for w in ctx.text[m.end : m.end + GENDER_WINDOW_CHARS].lower().split()]
+        pronoun = next((SUBJECT_PRONOUNS[w] for w in words if w in SUBJECT_PRONOUNS), None)
+        if pronoun:
+            tally = votes.setdefault(m.slug, {})
+            tally[pronoun] = tally.get(pronoun, 0) + 1
+    for slug, tally in votes.items():
+        gender, n = max(tally.items(), key=lambda kv: kv[1])
+        if n >= 2 * (sum(tally.values()) - n) + 1:
+            ctx.index.by_slug[slug].gender = gender
+
+
+def _detect_narrator(ctx: BookContext) -> None:
+    """First-person narration: the narrator is the cast member most addressed in quotes, least named outside."""
+    narration = [t for p in range(len(ctx.docs)) for t in ctx.narration_tokens(p)]
+    if not narration:
+        return
+    rate = sum(1 for t in narration if t.text == "I") / len(narration)
+    ctx.first_person = rate >= FIRST_PERSON_RATE
+    if not ctx.first_person:
+        return
+    addressed: dict[str, int] = {}
+    for qi in range(len(ctx.quotations)):
+        for slug in vocatives(ctx, qi):
+            addressed[slug] = addressed.get(slug, 0) + 1
+    narrated: dict[str, int] = {}
+    for m in ctx.mentions:
+        if not m.in_quote:
+            narrated[m.slug] = narrated.get(m.slug, 0) + 1
+    # the narrator is addressed by name but rarely named by the narration
+    scored = [(n / (narrated.get(s, 0) + 1), s) for s, n in addressed.items() if n >= NARRATOR_MIN_VOCATIVES]
+    if scored:
+        ctx.narrator = max(scored)[1]

@@ -1,0 +1,92 @@
+"""What every sieve reads: paragraphs with their spaCy docs, quotations, cast and name mentions."""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+
+from corpus.attribution.mentions import CastIndex, Mention
+from corpus.quotes import Quotation
+
+EPITHET_WINDOW = 60  # characters around a descriptive word searched for the name it stands for
+
+
+@dataclass
+class Guess:
+    """A sieve's proposal for one quotation's speaker."""
+
+    speaker: str | None
+    quote_type: str
+    method: str
+
+
+@dataclass
+class BookContext:
+    """A book prepared for the sieves (offsets are absolute character offsets into `text`)."""
+
+    text: str
+    paragraphs: list[tuple[int, int]]
+    docs: list  # one spaCy Doc per paragraph
+    quotations: list[Quotation]
+    index: CastIndex
+    mentions: list[Mention]
+    first_person: bool = False  # narration in the first person ("I said")
+    narrator: str | None = None  # slug of the first-person narrator, when known
+    quote_spans: list[tuple[int, int]] = field(default_factory=list)
+    paragraph_quotes: dict[int, list[int]] = field(default_factory=dict)  # paragraph -> quotation indexes
+    guesses: list[Guess | None] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.quote_spans = sorted(p for q in self.quotations for p in q.parts)
+        self._quote_starts = [s for s, _ in self.quote_spans]
+        self._mention_starts = [m.start for m in self.mentions]
+        self._paragraph_starts = [s for s, _ in self.paragraphs]
+        for i, q in enumerate(self.quotations):
+            for p in {self.paragraph_of(s) for s, _ in q.parts}:
+                self.paragraph_quotes.setdefault(p, []).append(i)
+        self.guesses = [None] * len(self.quotations)
+        self._epithets: dict[str, dict[str, int]] = {}
+
+    def paragraph_of(self, offset: int) -> int:
+        return max(bisect.bisect_right(self._paragraph_starts, offset) - 1, 0)
+
+    def in_quote(self, offset: int) -> bool:
+        i = bisect.bisect_right(self._quote_starts, offset) - 1
+        return i >= 0 and self.quote_spans[i][0] <= offset < self.quote_spans[i][1]
+
+    def mentions_between(self, start: int, end: int) -> list[Mention]:
+        lo = bisect.bisect_left(self._mention_starts, start)
+        hi = bisect.bisect_left(self._mention_starts, end)
+        return self.mentions[lo:hi]
+
+    def mention_at(self, start: int, end: int) -> Mention | None:
+        """The mention overlapping [start, end), if any."""
+        lo = bisect.bisect_left(self._mention_starts, start - 60)
+        for m in self.mentions[lo:]:
+            if m.start >= end:
+                return None
+            if m.end > start:
+                return m
+        return None
+
+    def epithet_owners(self, head: str) -> dict[str, int]:
+        """How often each character is named within EPITHET_WINDOW characters of the word `head`
+        ("Mr. Bumble, the beadle"): who a descriptive speech tag ("said the beadle") likely means."""
+        if head not in self._epithets:
+            counts: dict[str, int] = {}
+            for match in re.finditer(rf"\b{re.escape(head)}\b", self.text, flags=re.IGNORECASE):
+                if self.in_quote(match.start()):
+                    continue
+                near = self.mentions_between(match.start() - EPITHET_WINDOW, match.end() + EPITHET_WINDOW)
+                near = [m for m in near if not m.in_quote]
+                if near:
+                    closest = min(near, key=lambda m: min(abs(m.start - match.end()), abs(match.start() - m.end)))
+                    counts[closest.slug] = counts.get(closest.slug, 0) + 1
+            self._epithets[head] = counts
+        return self._epithets[head]
+
+    def narration_tokens(self, paragraph: int) -> list:
+        """The paragraph's tokens outside quotation marks."""
+        base = self.paragraphs[paragraph][0]
+        return [t for t in self.docs[paragraph] if not self.in_quote(base + t.idx) and not t.is_space]

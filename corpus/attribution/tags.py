@@ -1,0 +1,245 @@
+"""Speech-tag sieves: "said Elizabeth" (explicit), "he cried" / "said his wife" (anaphoric), and
+action beats ("Elizabeth smiled. '...'") in the quotation's own paragraph."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from corpus.attribution.context import BookContext, Guess
+from corpus.attribution.conversation import vocatives
+from corpus.attribution.mentions import GENDERED_NOUNS, SUBJECT_PRONOUNS
+
+SPEECH_VERBS = {
+    "say", "said", "says", "saying", "reply", "replied", "replies", "cry", "cried", "cries", "ask", "asked",
+    "asks", "answer", "answered", "answers", "exclaim", "exclaimed", "exclaims", "return", "returned",
+    "continue", "continued", "continues", "add", "added", "adds", "observe", "observed", "observes",
+    "remark", "remarked", "remarks", "repeat", "repeated", "whisper", "whispered", "whispers", "murmur",
+    "murmured", "shout", "shouted", "call", "called", "inquire", "inquired", "enquire", "enquired",
+    "rejoin", "rejoined", "retort", "retorted", "interpose", "interposed", "interrupt", "interrupted",
+    "explain", "explained", "declare", "declared", "begin", "began", "go", "went", "resume", "resumed",
+    "protest", "protested", "suggest", "suggested", "urge", "urged", "insist", "insisted", "mutter",
+    "muttered", "growl", "growled", "sigh", "sighed", "laugh", "laughed", "sob", "sobbed", "scream",
+    "screamed", "stammer", "stammered", "demand", "demanded", "respond", "responded", "reply", "pursue",
+    "pursued", "observe", "groan", "groaned", "mumble", "mumbled", "snap", "snapped", "thunder", "thundered",
+    "gasp", "gasped", "roar", "roared", "cry", "added", "agree", "agreed", "admit", "admitted", "assent",
+    "assented", "conclude", "concluded", "confess", "confessed", "persist", "persisted", "tell", "told",
+    "think", "thought", "hazard", "hazarded", "venture", "ventured", "sneer", "sneered", "smile", "smiled",
+    "grin", "grinned", "nod", "nodded", "reflect", "reflected", "echo", "echoed", "pause", "paused",
+    "object", "objected", "argue", "argued", "beg", "begged", "plead", "pleaded", "warn", "warned",
+    "announce", "announced", "state", "stated", "write", "wrote", "read", "sing", "sang", "speak", "spoke",
+    "correct", "corrected", "chime", "chimed", "put", "struck", "burst", "broke", "exclaim", "observe",
+}
+SUBJECT_DEPS = {"nsubj", "nsubjpass"}
+INTRODUCING_PUNCTUATION = ",:;-\u2014"
+FIRST_PERSON = {"i"}
+
+
+@dataclass
+class Tag:
+    """Who a speech tag or beat names: a cast member (slug) or an anaphor with a gender."""
+
+    slug: str | None
+    gender: str | None
+    kind: str  # "name", "pronoun", "nominal", "narrator"
+    offset: int  # character offset of the subject
+    verb: bool  # True for a speech verb, False for an action beat
+    verb_text: str = ""
+    head: str = ""  # the noun of a nominal tag ("beadle" in "said the beadle")
+
+
+def _subject(verb, quoted) -> object | None:
+    """The verb's subject outside quotation marks: its nsubj child, else the word after it ("said Jane",
+    "said the Dodger"), else None. `quoted(token)` tells whether a token is inside a quotation."""
+    for child in verb.children:
+        if child.dep_ in SUBJECT_DEPS and not quoted(child):
+            return child
+    doc = verb.doc
+    nxt = doc[verb.i + 1] if verb.i + 1 < len(doc) else None
+    if nxt is None or quoted(nxt):
+        return None
+    if nxt.pos_ in ("DET", "PRON") and nxt.lower_ in ("the", "a", "an", "his", "her", "their", "its", "my"):
+        head = nxt.head
+        return head if head.i > verb.i and head.pos_ in ("NOUN", "PROPN") and not quoted(head) else None
+    if nxt.pos_ in ("PROPN", "PRON") or nxt.lower_ in SUBJECT_PRONOUNS:
+        return nxt
+    return None
+
+
+def _tag_of(ctx: BookContext, base: int, subject, verb: bool) -> Tag | None:
+    start = base + subject.idx
+    mention = ctx.mention_at(start, start + len(subject.text))
+    if mention is None:  # the head may sit after its compound ("Miss Elizabeth Bennet")
+        left = base + subject.left_edge.idx
+        mention = ctx.mention_at(left, start + len(subject.text))
+    if mention is not None and not mention.in_quote:
+        return Tag(mention.slug, ctx.index.gender(mention.slug), "name", mention.start, verb)
+    lower = subject.lower_
+    if lower in SUBJECT_PRONOUNS:
+        return Tag(None, SUBJECT_PRONOUNS[lower], "pronoun", start, verb)
+    if lower in FIRST_PERSON and ctx.first_person:
+        return Tag(ctx.narrator, None, "narrator", start, verb)
+    if subject.pos_ in ("NOUN", "PROPN") and verb:
+        gender = next((g for g, nouns in GENDERED_NOUNS.items() if lower in nouns), None)
+        return Tag(None, gender, "nominal", start, verb, head=lower)
+    return None
+
+
+def find_tag(ctx: BookContext, qi: int, max_chars: int) -> Tag | None:
+    """The speech tag (or, failing that, the action beat) nearest to quotation `qi` in its paragraphs."""
+    quotation = ctx.quotations[qi]
+    paragraphs = sorted({ctx.paragraph_of(quotation.start), ctx.paragraph_of(quotation.end - 1)})
+    introduction = _introduction(ctx, paragraphs[0], quotation)
+    if introduction is not None:
+        return introduction
+    best: tuple[float, Tag] | None = None
+    for p in paragraphs:
+        base = ctx.paragraphs[p][0]
+        others = [i for i in ctx.paragraph_quotes.get(p, []) if i != qi]
+        for token in ctx.narration_tokens(p):
+            pos = base + token.idx
+            if any(ctx.quotations[i].start <= pos < ctx.quotations[i].end + 1 for i in others):
+                continue
+            distance = _distance(quotation, pos)
+            if distance > max_chars:
+                continue
+            is_verb = token.lower_ in SPEECH_VERBS and token.pos_ in ("VERB", "AUX")
+            is_beat = not is_verb and token.dep_ == "ROOT" and token.pos_ in ("VERB", "AUX")
+            if not (is_verb or is_beat):
+                continue
+            subject = _subject(token, lambda t: ctx.in_quote(base + t.idx))
+            if subject is None:
+                continue
+            tag = _tag_of(ctx, base, subject, is_verb)
+            if tag is None:
+                continue
+            tag.verb_text = token.lower_
+            # speech verbs win over beats; then the nearest
+            score = distance + (0 if is_verb else 10 * max_chars)
+            if best is None or score < best[0]:
+                best = (score, tag)
+    return best[1] if best else None
+
+
+def _introduction(ctx: BookContext, paragraph: int, quotation) -> Tag | None:
+    """A tag closing the narration paragraph just before a quotation that opens its own paragraph
+    ("... when Elizabeth called out,<blank line>"Dear Ma'am ...")."""
+    start, _ = ctx.paragraphs[paragraph]
+    if paragraph == 0 or quotation.start > start + 1 or ctx.paragraph_quotes.get(paragraph - 1):
+        return None
+    prev_start, prev_end = ctx.paragraphs[paragraph - 1]
+    if ctx.text[prev_end - 1] not in INTRODUCING_PUNCTUATION:
+        return None
+    tokens = [t for t in ctx.docs[paragraph - 1] if t.pos_ in ("VERB", "AUX")]
+    for token in reversed(tokens[-3:]):
+        subject = _subject(token, lambda t: False)
+        if subject is not None:
+            tag = _tag_of(ctx, prev_start, subject, token.lower_ in SPEECH_VERBS)
+            if tag is not None:
+                tag.verb = True
+                tag.verb_text = token.lower_
+                return tag
+    return None
+
+
+# Descriptions that fit many people in a book ("the girl") or are relative ("his wife").
+GENERIC_NOUNS = {
+    "girl", "boy", "man", "woman", "lady", "gentleman", "child", "stranger", "mother", "father", "wife",
+    "husband", "sister", "brother", "aunt", "uncle", "daughter", "son", "person", "voice", "people", "fellow",
+    "lad", "youth", "friend", "companion", "servant", "master", "mistress", "visitor", "other", "one",
+    "niece", "nephew", "cousin", "men", "women", "ladies", "gentlemen", "girls", "boys", "children", "others",
+}
+EPITHET_MIN_COUNT = 3
+EPITHET_MIN_SHARE = 0.5
+
+
+def epithet_owner(ctx: BookContext, head: str, gender: str | None) -> str | None:
+    """The character a descriptive noun stands for in this book, when one clearly dominates."""
+    counts = {s: n for s, n in ctx.epithet_owners(head).items()
+              if gender is None or ctx.index.gender(s) in (None, gender)}
+    if not counts:
+        return None
+    slug, n = max(counts.items(), key=lambda kv: kv[1])
+    return slug if n >= EPITHET_MIN_COUNT and n >= EPITHET_MIN_SHARE * sum(counts.values()) else None
+
+
+def _distance(quotation, pos: int) -> int:
+    return min(abs(pos - e) if pos >= e else abs(s - pos) for s, e in quotation.parts)
+
+
+SAME_SPEAKER_VERBS = {"continued", "continues", "added", "adds", "resumed", "pursued", "persisted", "went"}
+
+
+def resolve_anaphor(ctx: BookContext, tag: Tag, qi: int, exclude: set[str], verb_text: str, window: int) -> str | None:
+    """The most salient gender-compatible character before the tag: the latest narration mention or
+    earlier speaker, skipping the previous turn's speaker (a new paragraph of dialogue is a new turn)."""
+    quotation = ctx.quotations[qi]
+    paragraph = ctx.paragraph_of(quotation.start)
+    window_start = ctx.paragraphs[max(paragraph - window, 0)][0]
+    events: list[tuple[int, str]] = [(m.start, m.slug) for m in ctx.mentions_between(window_start, tag.offset)
+                                     if not m.in_quote and m.subject]
+    previous_speaker = None
+    for i in range(qi - 1, -1, -1):
+        q = ctx.quotations[i]
+        if q.end < window_start:
+            break
+        guess = ctx.guesses[i]
+        if guess and guess.speaker:
+            events.append((q.start, guess.speaker))
+            if i == qi - 1:
+                previous_speaker = guess.speaker
+    if previous_speaker and (verb_text in SAME_SPEAKER_VERBS
+                             or ctx.paragraph_of(ctx.quotations[qi - 1].end - 1) == paragraph):
+        previous_speaker = None
+    events.sort(reverse=True)
+    # In an exchange the likeliest referents are whom the last turn addressed and the turn before it.
+    priority: list[str] = []
+    if qi >= 1 and paragraph - ctx.paragraph_of(ctx.quotations[qi - 1].end - 1) <= 2:
+        priority += [s for s in vocatives(ctx, qi - 1) if s != previous_speaker]
+        if qi >= 2 and ctx.guesses[qi - 2] and ctx.guesses[qi - 2].speaker:
+            priority.append(ctx.guesses[qi - 2].speaker)
+    # then anyone named in the narration of this paragraph before the tag
+    here = [m.slug for m in reversed(ctx.mentions_between(ctx.paragraphs[paragraph][0], tag.offset)) if not m.in_quote]
+    others = [m.slug for m in reversed(ctx.mentions_between(window_start, tag.offset)) if not m.in_quote]
+    ranked = priority + here + [slug for _, slug in events] + others
+    fallback = None
+    for slug in ranked:
+        if slug in exclude:
+            continue
+        gender = ctx.index.gender(slug)
+        if tag.gender is not None and gender not in (None, tag.gender):
+            continue
+        if tag.gender is not None and gender is None and fallback is None:
+            fallback = slug
+            continue
+        if slug == previous_speaker:
+            fallback = fallback or slug
+            continue
+        return slug
+    return fallback
+
+
+def tag_guess(ctx: BookContext, qi: int, max_chars: int, window: int, names_only: bool,
+              turn_speaker: str | None = None) -> Guess | None:
+    """A speaker from the quotation's own speech tag or beat, typed explicit/anaphoric."""
+    tag = find_tag(ctx, qi, max_chars)
+    if tag is None:
+        return None
+    source = "tag" if tag.verb else "beat"
+    if tag.kind == "name":
+        return Guess(tag.slug, "explicit" if tag.verb else "implicit", f"{source}-name")
+    if tag.kind == "narrator":
+        return Guess(tag.slug, "anaphoric", f"{source}-narrator") if tag.slug else None
+    if names_only:
+        return None
+    if tag.kind == "nominal" and tag.head and tag.head not in GENERIC_NOUNS:
+        owner = epithet_owner(ctx, tag.head, tag.gender)
+        if owner:
+            return Guess(owner, "anaphoric", f"{source}-epithet")
+    if turn_speaker and tag.gender and ctx.index.gender(turn_speaker) == tag.gender:
+        # the pronoun agrees with whose turn it is
+        return Guess(turn_speaker, "anaphoric" if tag.verb else "implicit", f"{source}-{tag.kind}-turn")
+    vocatives = {m.slug for m in ctx.mentions_between(ctx.quotations[qi].start, ctx.quotations[qi].end)}
+    slug = resolve_anaphor(ctx, tag, qi, vocatives, tag.verb_text, window)
+    if slug is None:
+        return None
+    return Guess(slug, "anaphoric" if tag.verb else "implicit", f"{source}-{tag.kind}")

@@ -1,0 +1,140 @@
+"""Speaker sieve on hand-written passages, with the real spaCy pipeline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from corpus.attribution import AttributionConfig, attribute_book
+from corpus.attribution.calibration import Calibration
+from corpus.attribution.ranker import COLUMNS, fit_ranker
+from corpus.characters import Character
+from corpus.errors import CorpusError
+from corpus.nlp import load_nlp
+from corpus.quotes import Quotation
+
+CAST = [
+    Character("elizabeth-bennet", "Elizabeth Bennet", ["Elizabeth", "Lizzy"], "female"),
+    Character("mr-darcy", "Mr. Darcy", ["Darcy"], "male"),
+    Character("jane-bennet", "Jane Bennet", ["Jane"], "female"),
+]
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    return load_nlp()
+
+
+def attribute(text: str, nlp, **config):
+    """The sieve's attributions (the learned re-ranker off, so each rule is seen on its own)."""
+    cast = [Character(c.slug, c.name, list(c.aliases), c.gender) for c in CAST]
+    config.setdefault("use_ranker", False)
+    return attribute_book(text, AttributionConfig(**config), cast=cast, nlp=nlp).attributions
+
+
+def speakers(text: str, nlp) -> list[tuple[str | None, str]]:
+    return [(a.speaker, a.method) for a in attribute(text, nlp)]
+
+
+def test_explicit_tags_after_and_before_the_verb(nlp):
+    text = '"I am tired," said Elizabeth.\n\n"So am I," Mr. Darcy replied.\n\nJane cried, "Wait for me!"'
+    assert speakers(text, nlp) == [
+        ("elizabeth-bennet", "tag-name"), ("mr-darcy", "tag-name"), ("jane-bennet", "tag-name"),
+    ]
+
+
+def test_pronoun_tag_resolves_to_compatible_character(nlp):
+    text = ('Elizabeth looked at Mr. Darcy across the room.\n\n'
+            '"You are late," he cried.\n\n"I know it," she answered.')
+    result = attribute(text, nlp)
+    assert [(a.speaker, a.method, a.quote_type) for a in result] == [
+        ("mr-darcy", "tag-pronoun", "anaphoric"), ("elizabeth-bennet", "tag-pronoun", "anaphoric"),
+    ]
+
+
+def test_turn_taking_alternates_untagged_quotes(nlp):
+    text = ('"Good morning," said Elizabeth.\n\n"Good morning," said Mr. Darcy.\n\n'
+            '"Is it not fine?"\n\n"Very fine."')
+    assert [s for s, _ in speakers(text, nlp)] == ["elizabeth-bennet", "mr-darcy", "elizabeth-bennet", "mr-darcy"]
+    assert speakers(text, nlp)[2][1] == "turn-parity"
+
+
+def test_vocative_names_the_next_speaker_and_the_addressee(nlp):
+    text = ('Elizabeth and Mr. Darcy walked on. Jane followed them.\n\n'
+            '"What do you think, Jane?" said Elizabeth.\n\n"I think it will rain."')
+    result = attribute(text, nlp)
+    assert result[0].addressees == ["jane-bennet"]
+    assert result[1].speaker == "jane-bennet" and result[1].method == "turn-vocative"
+    assert result[1].addressees == ["elizabeth-bennet"]
+
+
+def test_action_beat_in_the_same_paragraph(nlp):
+    text = 'Mr. Darcy bowed. "Your servant, madam."'
+    assert speakers(text, nlp) == [("mr-darcy", "beat-name")]
+
+
+def test_confidence_and_high_precision_mode(nlp):
+    text = '"I am tired," said Elizabeth.\n\n"So am I."'
+    low = attribute(text, nlp)
+    assert all(0.0 <= a.confidence <= 1.0 for a in low)
+    assert low[0].confidence > low[1].confidence
+    high = attribute(text, nlp, min_confidence=low[0].confidence)
+    assert high[0].speaker == "elizabeth-bennet" and high[1].speaker is None
+
+
+def test_given_quotations_and_discovered_cast(nlp):
+    text = ('Mr. Collins came in. Mr. Collins bowed.\n\n"Good day," said Mr. Collins.\n\n'
+            'Lydia laughed. Lydia ran off.')
+    book = attribute_book(text, nlp=nlp, quotations=[Quotation(((43, 52),), 1)])
+    assert [c.name for c in book.characters][:1] == ["Mr. Collins"]
+    assert [a.speaker for a in book.attributions] == ["mr-collins"]
+    assert book.character("mr-collins").mentions == 3
+
+
+def test_book_without_quotations(nlp):
+    assert attribute_book("Nobody says anything here.", nlp=nlp).attributions == []
+
+
+def test_introducing_paragraph_names_the_speaker(nlp):
+    text = 'Mr. Darcy sat down. At last Elizabeth called out,\n\n"Do not go."'
+    assert speakers(text, nlp) == [("elizabeth-bennet", "tag-name")]
+
+
+def test_first_person_narrator(nlp):
+    cast = [Character("jake", "Jake Barnes", ["Jake"], "male"), Character("brett", "Brett Ashley", ["Brett"], "female")]
+    lines = ['"Hello, Jake," Brett said.\n\n"Hello," I said. I sat down. I was tired.'] * 6
+    text = "\n\n".join(lines)
+    book = attribute_book(text, AttributionConfig(use_ranker=False), cast=cast, nlp=nlp)
+    assert [a.speaker for a in book.attributions[:2]] == ["brett", "jake"]
+    assert book.attributions[1].method == "tag-narrator"
+
+
+def test_ranker_learns_the_informative_feature_and_reranks(nlp):
+    rng = np.random.default_rng(0)
+    examples = []
+    for _ in range(200):
+        matrix = rng.random((4, len(COLUMNS)))
+        gold = int(rng.integers(4))
+        matrix[:, COLUMNS.index("all:prev2_speaker")] = 0.0
+        matrix[gold, COLUMNS.index("all:prev2_speaker")] = 1.0
+        examples.append((matrix, gold))
+    ranker = fit_ranker(examples)
+    assert ranker.weights[COLUMNS.index("all:prev2_speaker")] == max(ranker.weights)
+    text = ('"Good morning," said Elizabeth.\n\n"Good morning," said Mr. Darcy.\n\n'
+            '"Is it not fine?"\n\n"Very fine."')
+    cast = [Character(c.slug, c.name, list(c.aliases), c.gender) for c in CAST]
+    book = attribute_book(text, AttributionConfig(), cast=cast, nlp=nlp, ranker=ranker)
+    assert [a.speaker for a in book.attributions] == ["elizabeth-bennet", "mr-darcy", "elizabeth-bennet", "mr-darcy"]
+    assert book.attributions[2].method.startswith("ranker-")
+
+
+def test_calibration_fit_is_per_rule_accuracy_with_prior():
+    calibration = Calibration.fit([("tag-name", True)] * 8 + [("turn-taking", False)] * 2 + [("turn-taking", True)])
+    assert calibration.confidence("tag-name") == pytest.approx(0.9)
+    assert calibration.confidence("turn-taking") == pytest.approx(0.4)
+    assert 0 < calibration.confidence("unknown-rule") < 1
+
+
+def test_unknown_spacy_model_is_a_corpus_error():
+    with pytest.raises(CorpusError, match="cannot load spaCy model"):
+        load_nlp("no_such_model_xyz")

@@ -1,0 +1,69 @@
+"""Characters: slugs, the cast CSV, and alias clustering of discovered names."""
+
+from __future__ import annotations
+
+import pytest
+
+from corpus.characters import Character, cluster_names, discover_characters, read_cast_csv, slugify, unique_slugs
+from corpus.errors import CorpusError
+
+
+def clusters(counts: dict[str, int]) -> dict[str, set[str]]:
+    return {main: {main, *aliases} for main, aliases, _, _ in cluster_names(counts)}
+
+
+def test_slugs_are_lowercase_hyphenated_and_unique():
+    assert slugify("Elizabeth Bennet") == "elizabeth-bennet"
+    assert slugify("Mr. Bennet") == "mr-bennet"
+    assert slugify("Zo\u00eb O'Hara") == "zoe-o-hara"
+    assert unique_slugs(["Tom", "tom", "Tom"]) == ["tom", "tom-2", "tom-3"]
+
+
+def test_elizabeth_aliases_cluster_and_bennet_parents_stay_apart():
+    found = clusters({
+        "Elizabeth": 300, "Lizzy": 50, "Miss Elizabeth Bennet": 3, "Elizabeth Bennet": 5,
+        "Mr. Bennet": 100, "Mrs. Bennet": 120, "Mr. Darcy": 200, "Darcy": 300, "Fitzwilliam Darcy": 2,
+        "Lady Catherine": 50, "Lady Catherine de Bourgh": 5,
+    })
+    assert found["Elizabeth Bennet"] == {"Elizabeth Bennet", "Elizabeth", "Lizzy", "Miss Elizabeth Bennet"}
+    assert found["Mr. Bennet"] == {"Mr. Bennet"}
+    assert found["Mrs. Bennet"] == {"Mrs. Bennet"}
+    assert "Darcy" in found["Mr. Darcy"]
+    assert found["Lady Catherine de Bourgh"] == {"Lady Catherine de Bourgh", "Lady Catherine"}
+
+
+def test_gender_from_titles():
+    genders = {main: gender for main, _, gender, _ in cluster_names({"Mr. Bennet": 3, "Mrs. Bennet": 3, "Jane": 3})}
+    assert genders == {"Mr. Bennet": "male", "Mrs. Bennet": "female", "Jane": None}
+
+
+def test_discovery_adds_honorific_names_and_drops_rare_ones():
+    text = "Mr. Collins bowed. Mr. Collins sat. Mrs. Long left."
+    cast = discover_characters({"Collins": 1}, text, min_mentions=2, max_characters=10)
+    assert [c.name for c in cast] == ["Mr. Collins"]
+    assert cast[0].aliases == ["Collins"] and cast[0].gender == "male"
+
+
+def test_read_cast_csv(tmp_path):
+    path = tmp_path / "cast.csv"
+    path.write_text("name,aliases,gender\nElizabeth Bennet,Lizzy;Eliza,F\nMr. Darcy,Darcy,\n", encoding="utf-8")
+    cast = read_cast_csv(path)
+    assert cast[0] == Character("elizabeth-bennet", "Elizabeth Bennet", ["Lizzy", "Eliza"], "female", 0)
+    assert cast[1].slug == "mr-darcy" and cast[1].gender is None
+
+
+@pytest.mark.parametrize("content", ["", "who,what\nx,y\n", "name,aliases\n,foo\n"])
+def test_bad_cast_csv_is_a_corpus_error(tmp_path, content):
+    path = tmp_path / "cast.csv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(CorpusError):
+        read_cast_csv(path)
+
+
+def test_missing_and_binary_cast_csv(tmp_path):
+    with pytest.raises(CorpusError, match="cannot read"):
+        read_cast_csv(tmp_path / "nope.csv")
+    binary = tmp_path / "bin.csv"
+    binary.write_bytes(b"\xff\xfe\x00name")
+    with pytest.raises(CorpusError):
+        read_cast_csv(binary)
