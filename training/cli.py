@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import typer
 from rich.console import Console
 
 from corpus.errors import run_cli
+from training.config import DataConfig, GenerateConfig, SoftPromptConfig, TrainConfig, help_of
 
 app = typer.Typer(
     help="Learn soft-prompt personas from corpus shards.",
@@ -14,6 +18,170 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
+
+
+def _opt(config_class: type, name: str, *flags: str):
+    """A typer option whose default and help come from the config dataclass field `name`."""
+    return typer.Option(getattr(config_class(), name), *flags, help=help_of(config_class, name))
+
+
+def _train_config(objective, kl_weight, lr, weight_decay, steps, batch_size, grad_accumulation, seed, device,
+                  checkpoint_every, log_every, shots=None) -> TrainConfig:
+    return TrainConfig(
+        objective=objective, kl_weight=kl_weight, lr=lr, weight_decay=weight_decay, steps=steps, batch_size=batch_size,
+        grad_accumulation=grad_accumulation, seed=seed, device=device, checkpoint_every=checkpoint_every,
+        log_every=log_every, shots=shots,
+    )
+
+
+@app.command()
+def pretrain(
+    shards: Path = typer.Option(..., help="folder of persona shards written by `corpus attribute`"),
+    model: str = typer.Option(..., help="HF causal LM id or local folder (kept frozen)"),
+    out: Path = typer.Option(..., help="run folder to create (persona, checkpoints, metrics.jsonl)"),
+    k: int = _opt(SoftPromptConfig, "k"),
+    length: int = _opt(SoftPromptConfig, "length"),
+    mixture: str = _opt(SoftPromptConfig, "mixture"),
+    temperature: float = _opt(SoftPromptConfig, "temperature"),
+    init_seed: int = _opt(SoftPromptConfig, "init_seed"),
+    min_confidence: float = _opt(DataConfig, "min_confidence"),
+    min_lines: int = _opt(DataConfig, "min_lines"),
+    books: str = typer.Option("", help="comma-separated book ids (empty: all books in the shard folder)"),
+    heldout_fraction: float = _opt(DataConfig, "heldout_fraction"),
+    split_seed: int = _opt(DataConfig, "split_seed"),
+    context_tokens: int = _opt(DataConfig, "context_tokens"),
+    utterance_tokens: int = _opt(DataConfig, "utterance_tokens"),
+    sheet_tokens: int = _opt(DataConfig, "sheet_tokens"),
+    token_cache: Optional[str] = _opt(DataConfig, "token_cache"),
+    objective: str = _opt(TrainConfig, "objective"),
+    kl_weight: float = _opt(TrainConfig, "kl_weight"),
+    lr: float = _opt(TrainConfig, "lr"),
+    weight_decay: float = _opt(TrainConfig, "weight_decay"),
+    steps: int = _opt(TrainConfig, "steps"),
+    batch_size: int = _opt(TrainConfig, "batch_size"),
+    grad_accumulation: int = _opt(TrainConfig, "grad_accumulation"),
+    seed: int = _opt(TrainConfig, "seed"),
+    device: str = _opt(TrainConfig, "device"),
+    checkpoint_every: int = _opt(TrainConfig, "checkpoint_every"),
+    log_every: int = _opt(TrainConfig, "log_every"),
+    resume: bool = typer.Option(False, help="continue the run in --out from its latest checkpoint"),
+) -> None:
+    """Learn a shared basis of K soft prompts and every eligible character's mixture weights."""
+    from training.trainer import pretrain as run_pretrain
+
+    data = DataConfig(
+        min_confidence=min_confidence, min_lines=min_lines, books=tuple(b for b in books.split(",") if b),
+        heldout_fraction=heldout_fraction, split_seed=split_seed, context_tokens=context_tokens,
+        utterance_tokens=utterance_tokens, sheet_tokens=sheet_tokens, token_cache=token_cache,
+    )
+    prompt = SoftPromptConfig(k=k, length=length, mixture=mixture, temperature=temperature, init_seed=init_seed)
+    train = _train_config(objective, kl_weight, lr, weight_decay, steps, batch_size, grad_accumulation, seed, device,
+                          checkpoint_every, log_every)
+    result = run_pretrain(shards, model, out, data, prompt, train, resume=resume, show_progress=True)
+    console.print(f"pretrained {len(result.character_ids)} characters for {result.step} steps -> {result.out}")
+
+
+@app.command()
+def fit(
+    basis: Path = typer.Option(..., help="a pretrain run folder whose basis stays frozen"),
+    out: Path = typer.Option(..., help="run folder to create for the fitted character"),
+    character: Optional[str] = typer.Option(None, help="character id or name (with --lines: the new name)"),
+    shards: Optional[Path] = typer.Option(None, help="shard folder (default: the one the basis was trained on)"),
+    lines: Optional[Path] = typer.Option(None, help="UTF-8 file of a new character's lines, one per line"),
+    sheet: Optional[Path] = typer.Option(None, help="your own character sheet for the KL teacher (text file)"),
+    shots: Optional[int] = _opt(TrainConfig, "shots"),
+    model: Optional[str] = typer.Option(None, help="base model (default: the basis run's)"),
+    objective: str = _opt(TrainConfig, "objective"),
+    kl_weight: float = _opt(TrainConfig, "kl_weight"),
+    lr: float = _opt(TrainConfig, "lr"),
+    weight_decay: float = _opt(TrainConfig, "weight_decay"),
+    steps: int = _opt(TrainConfig, "steps"),
+    batch_size: int = _opt(TrainConfig, "batch_size"),
+    grad_accumulation: int = _opt(TrainConfig, "grad_accumulation"),
+    seed: int = _opt(TrainConfig, "seed"),
+    device: str = _opt(TrainConfig, "device"),
+    checkpoint_every: int = _opt(TrainConfig, "checkpoint_every"),
+    log_every: int = _opt(TrainConfig, "log_every"),
+    resume: bool = typer.Option(False, help="continue the run in --out from its latest checkpoint"),
+) -> None:
+    """Learn one character's K mixture weights from a few lines, the basis frozen."""
+    from training.trainer import fit as run_fit
+
+    train = _train_config(objective, kl_weight, lr, weight_decay, steps, batch_size, grad_accumulation, seed, device,
+                          checkpoint_every, log_every, shots)
+    result = run_fit(basis, out, character=character, shards=shards, lines_file=lines, sheet_file=sheet,
+                     train_config=train, model_ref=model, resume=resume, show_progress=True)
+    console.print(f"fitted {result.character_ids[0]} for {result.step} steps -> {result.out}")
+
+
+@app.command()
+def export(
+    run: Path = typer.Option(..., help="a pretrain or fit run folder"),
+    character: str = typer.Option(..., help="character id or name in that run"),
+    out: Path = typer.Option(..., help="folder for adapter_config.json + adapter_model.safetensors"),
+    model: Optional[str] = typer.Option(None, help="base model (default: the run's)"),
+) -> None:
+    """Write a character's persona prompt as a PEFT PromptTuning adapter."""
+    from training.export import export_adapter
+
+    console.print(f"PEFT adapter -> {export_adapter(run, character, out, model)}")
+
+
+@app.command()
+def generate(
+    run: Path = typer.Option(..., help="a pretrain or fit run folder"),
+    prompt: str = typer.Option(..., help="the narrative before the line the character says"),
+    character: Optional[str] = typer.Option(None, help="character id or name in that run"),
+    blend: Optional[str] = typer.Option(None, help='interpolated personas, e.g. "A=0.7,B=0.3"'),
+    max_new_tokens: int = _opt(GenerateConfig, "max_new_tokens"),
+    temperature: float = _opt(GenerateConfig, "temperature"),
+    top_p: float = _opt(GenerateConfig, "top_p"),
+    seed: int = _opt(GenerateConfig, "seed"),
+    device: str = _opt(GenerateConfig, "device"),
+    model: Optional[str] = typer.Option(None, help="base model (default: the run's)"),
+) -> None:
+    """Say the character's (or the blend's) next line after --prompt."""
+    from training.generate import generate_line
+
+    config = GenerateConfig(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed, device=device)
+    console.print(generate_line(run, prompt, character, blend, config, model))
+
+
+@app.command()
+def evaluate(
+    run: Path = typer.Option(..., help="a pretrain run folder"),
+    out: Path = typer.Option(..., help="JSON report to write"),
+    shards: Optional[Path] = typer.Option(None, help="shard folder (default: the one the run was trained on)"),
+    split: Optional[str] = typer.Option(None, help="line split to score: test or validation (default: test)"),
+    max_lines: Optional[int] = typer.Option(None, help="at most this many lines per character (default: 24; 0: all)"),
+    few_shot: bool = typer.Option(False, help="also fit the run's held-out characters at each --shots level"),
+    shots: Optional[str] = typer.Option(None, help="few-shot levels, e.g. 0,8,32,128,all (the default)"),
+    steps: int = _opt(TrainConfig, "steps"),
+    lr: float = _opt(TrainConfig, "lr"),
+    batch_size: int = _opt(TrainConfig, "batch_size"),
+    device: str = _opt(TrainConfig, "device"),
+    work: Optional[Path] = typer.Option(None, help="folder for the few-shot fits (default: RUN/few-shot)"),
+    model: Optional[str] = typer.Option(None, help="base model (default: the run's)"),
+) -> None:
+    """Held-out NLL, speaker identification (and few-shot curve) of a run's personas against no prompt."""
+    import json
+
+    from corpus.shards import atomic_write_bytes
+    from training.evaluate import EvalConfig, evaluate_run, parse_shots
+
+    overrides = {"split": split, "max_lines": max_lines, "shots": parse_shots(shots) if shots else None}
+    config = EvalConfig(**{k: v for k, v in overrides.items() if v is not None})
+    train = TrainConfig(lr=lr, steps=steps, batch_size=batch_size, device=device)
+    train.validate()
+    report = evaluate_run(run, shards, config, few_shot, train, work, model)
+    atomic_write_bytes(out, json.dumps(report, indent=2).encode())
+    for row in report["methods"] + report.get("few_shot", []):
+        sid = row["speaker_id"]
+        label = row["method"] + (f" ({row['shots']} shots)" if "shots" in row else "")
+        console.print(f"{label}: NLL/token {row['nll_per_token']:.3f}, perplexity {row['perplexity']:.1f}, "
+                      f"speaker-ID accuracy {sid.get('accuracy', float('nan')):.3f} "
+                      f"(chance {sid.get('chance_accuracy', float('nan')):.3f}), MRR {sid.get('mrr', float('nan')):.3f}")
+    console.print(f"report -> {out}")
 
 
 def main() -> None:

@@ -1,0 +1,527 @@
+"""The persona experiment: our soft-prompt mixture against baselines on PDNC novels, without an LLM judge.
+
+    python bench/personas.py [--quick | --gpu] [--pdnc ../shared/pdnc] [--model ../shared/models/gutenberg-gpt2]
+        [--out bench/results/personas] [--sources gold,attributed]
+
+Persona shards are built two ways from the same novels: from PDNC's gold speakers, and from our own
+`corpus attribute` run on the PDNC texts (given the gold cast list, so the difference measures speaker
+attribution errors, not character discovery). For each source the basis is pretrained on the characters
+of the pretrain books; every character of the evaluation books is new to it and is fitted (K weights,
+basis frozen) from its training lines. All methods train on the lines of their source and are tested on
+the same gold held-out lines (attributed lines that overlap a gold held-out line are removed first), so
+the gap between the two sources is what attribution errors cost.
+
+Writes results.json, results.md and PNG plots (few-shot curves, speaker-ID accuracy per method) to --out;
+intermediate shards and runs go to --out/work and are reused by a later run with the same settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from corpus import schema, shards  # noqa: E402
+from corpus.attribute import AttributeConfig, attribute_books  # noqa: E402
+from corpus.books import BookMetadata  # noqa: E402
+from corpus.clean import find_chapters  # noqa: E402
+from corpus.errors import CorpusError  # noqa: E402
+from corpus.pdnc import gold_book_attribution, read_cast  # noqa: E402
+from corpus.persona_shards import write_book, write_run_tables  # noqa: E402
+from training import checkpoint, trainer  # noqa: E402
+from training.baselines import BaselineConfig, HardPrompt, LoraAdapters, PromptTuning  # noqa: E402
+from training.config import DataConfig, SoftPromptConfig, TrainConfig  # noqa: E402
+from training.data import PersonaCorpus, TokenCache, character_sheet, encode_examples, load_corpus, token_budget  # noqa: E402
+from training.evaluate import (  # noqa: E402
+    ALL_SHOTS, BookLines, EvalConfig, MethodReport, NoPrompt, PersonaMixture, evaluate_method, few_shot_curve,
+    heldout_lines, noprompt_scores, report_dict, shots_label, trainer_fit_function,
+)
+from training.modeling import load_base_model, max_positions, resolve_device  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = ("gold", "attributed")
+OURS = "ours"
+CURVE_METHODS = ("ours-nll", "prompt-tuning", "lora")
+SHOTS_ALL = shots_label(ALL_SHOTS)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One experiment size; the default must finish on 2 CPU cores within an hour."""
+
+    pretrain_books: tuple[str, ...]
+    eval_books: tuple[str, ...]
+    characters_per_book: int  # the evaluated characters of a book: its most talkative ones
+    min_lines: int
+    max_test_lines: int
+    context_tokens: int
+    k: int
+    length: int
+    pretrain_steps: int
+    fit_steps: int
+    batch_size: int
+    shots: tuple[int | None, ...]
+    curve_methods: tuple[str, ...]
+    objectives: tuple[str, ...] = ("nll", "kl", "mix")
+    ablations: tuple[tuple[int, int], ...] = ((4, 20), (64, 20), (16, 5))  # (K, L), on gold shards only
+    curve_sources: tuple[str, ...] = ("gold",)  # few-shot curves cost most: only on these shard sources
+    pretrain_lr: float = 0.03
+    fit_lr: float = 0.2
+
+
+AUSTEN = ("SenseAndSensibility", "MansfieldPark", "NorthangerAbbey", "Persuasion")
+PROFILES = {
+    "quick": Profile(("Persuasion", "NorthangerAbbey"), ("PrideAndPrejudice",), 3, 40, 6, 64, 8, 10,
+                     12, 4, 8, (0, 8, ALL_SHOTS), ("ours-nll",), ("nll", "kl"), ((4, 10),)),
+    "default": Profile(AUSTEN + ("AnneOfGreenGables", "ARoomWithAView", "TheSignOfTheFour"),
+                       ("PrideAndPrejudice", "NightAndDay"), 4, 40, 16, 64, 16, 20,
+                       100, 12, 8, (0, 8, 32, ALL_SHOTS), ("ours-nll", "prompt-tuning")),
+    "gpu": Profile(AUSTEN + ("AnneOfGreenGables", "ARoomWithAView", "TheSignOfTheFour", "AHandfulOfDust",
+                             "APassageToIndia", "OliverTwist", "TheAwakening", "DaisyMiller", "TheInvisibleMan",
+                             "AlicesAdventuresInWonderland"),
+                   ("PrideAndPrejudice", "NightAndDay", "TheSunAlsoRises", "WhereAngelsFearToTread"), 6, 40, 48,
+                   128, 32, 20, 1500, 100, 16, (0, 8, 32, 128, ALL_SHOTS), CURVE_METHODS,
+                   curve_sources=SOURCES, ablations=((4, 20), (16, 20), (64, 20), (32, 5))),
+}
+
+
+@dataclass
+class Experiment:
+    """Shared state of one bench run: profile, paths, the frozen model and the gold held-out lines."""
+
+    profile: Profile
+    pdnc: Path
+    model_ref: str
+    work: Path
+    device: str
+    base: Any = None
+    tokenizer: Any = None
+    gold: PersonaCorpus | None = None
+    characters: list[str] | None = None
+    books: list[BookLines] | None = None
+    noprompt: list[np.ndarray] | None = None
+    timings: dict[str, float] | None = None
+
+    def data_config(self, books: tuple[str, ...]) -> DataConfig:
+        return DataConfig(min_lines=self.profile.min_lines, books=books, heldout_fraction=0.0,
+                          context_tokens=self.profile.context_tokens, token_cache=str(self.work.parent / "tokens"))
+
+    def train_config(self, steps: int, lr: float, objective: str = "nll") -> TrainConfig:
+        return TrainConfig(objective=objective, lr=lr, steps=steps, batch_size=self.profile.batch_size,
+                           device=self.device, checkpoint_every=steps, log_every=1)
+
+    def timed(self, label: str, work: Callable[[], Any]) -> Any:
+        began = time.perf_counter()
+        result = work()
+        self.timings[label] = self.timings.get(label, 0.0) + time.perf_counter() - began
+        print(f"  {label}: {time.perf_counter() - began:.1f}s", flush=True)
+        return result
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Shards
+
+
+def build_gold_shards(pdnc: Path, books: tuple[str, ...], out: Path) -> Path:
+    """Persona shards of the gold PDNC speakers (one per novel; the book id is the folder name)."""
+    for name in books:
+        folder = pdnc / name
+        if not shards.utterance_shard_path(out, name).exists():
+            text = (folder / "novel_text.txt").read_text(encoding="utf-8")
+            write_book(out, name, text, gold_book_attribution(folder), find_chapters(text),
+                       metadata=BookMetadata(source=str(folder), title=name))
+    write_run_tables(out)
+    return out
+
+
+def build_attributed_shards(pdnc: Path, books: tuple[str, ...], out: Path) -> Path:
+    """Persona shards from `corpus attribute` on the PDNC texts, each book given its gold cast list."""
+    texts = out.parent / "texts"
+    texts.mkdir(parents=True, exist_ok=True)
+    for name in books:
+        link, cast_csv = texts / f"{name}.txt", texts / f"{name}.cast.csv"
+        if not link.exists():
+            link.symlink_to((pdnc / name / "novel_text.txt").resolve())  # a link: PDNC is never copied
+        with cast_csv.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["name", "aliases", "gender"])
+            for c in read_cast(pdnc / name):
+                writer.writerow([c.name, ";".join(c.aliases), c.gender or ""])
+        attribute_books([link], out, AttributeConfig(cast_csv=cast_csv))
+    return out
+
+
+def without_spans(src: Path, dst: Path, excluded: dict[str, list[tuple[int, int]]]) -> Path:
+    """A copy of a shard folder without the utterances that overlap `excluded` character spans of their book."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for path in shards.utterance_shards(src):
+        table = shards.read_table(path, schema.UTTERANCES)
+        spans = excluded.get(path.name[: -len(schema.UTTERANCES_FILE_SUFFIX)], [])
+        starts, ends = table["char_start"].to_numpy(), table["char_end"].to_numpy()
+        keep = np.ones(len(table), dtype=bool)
+        for start, end in spans:
+            keep &= ~((starts < end) & (ends > start))
+        shards.write_table(table.filter(keep), dst / path.name, schema.UTTERANCES)
+    for name in (schema.CHARACTERS_FILE, schema.BOOKS_FILE):
+        shutil.copyfile(src / name, dst / name)
+    return dst
+
+
+def heldout_spans(exp: Experiment, gold_shards: Path) -> dict[str, list[tuple[int, int]]]:
+    """Character spans of the gold validation and test lines of the evaluation books."""
+    table = shards.read_utterances(gold_shards, exp.profile.eval_books)
+    offsets = {(r["book_id"], r["quote_id"]): (r["char_start"], r["char_end"])
+               for r in table.select(["book_id", "quote_id", "char_start", "char_end"]).to_pylist()}
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for cid in exp.gold.characters:
+        for split in ("validation", "test"):
+            for u in exp.gold.split(cid, split):
+                spans.setdefault(u.book_id, []).append(offsets[(u.book_id, u.quote_id)])
+    return spans
+
+
+def evaluated_characters(gold: PersonaCorpus, other: PersonaCorpus | None, profile: Profile) -> list[str]:
+    """The most talkative gold characters of each evaluation book that are eligible in both sources."""
+    chosen = []
+    for book in profile.eval_books:
+        ranked = sorted((c for c, info in gold.characters.items() if info.book_id == book),
+                        key=lambda c: (-gold.line_counts[c], c))
+        ranked = [c for c in ranked if other is None or c in other.characters]
+        chosen.extend(ranked[: profile.characters_per_book])
+    if not chosen:
+        raise CorpusError("no evaluation character is eligible in every source; lower min_lines")
+    return chosen
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Methods
+
+
+def pretrain_basis(exp: Experiment, source_shards: Path, k: int, length: int) -> Path:
+    """Pretrain (or reuse) the basis and pretrain-book characters of a source."""
+    out = source_shards.parent / f"pretrain-k{k}-l{length}"
+    if not (out / checkpoint.PERSONA_CONFIG).exists():
+        shutil.rmtree(out, ignore_errors=True)
+        trainer.pretrain(source_shards, exp.model_ref, out, exp.data_config(exp.profile.pretrain_books),
+                         SoftPromptConfig(k=k, length=length),
+                         exp.train_config(exp.profile.pretrain_steps, exp.profile.pretrain_lr))
+    return out
+
+
+def ours_reports(exp: Experiment, source_shards: Path, basis: Path, label: str, objective: str,
+                 shots_levels: tuple[int | None, ...]) -> list[MethodReport]:
+    """Our method: each evaluated character's K weights fitted at each shots level, then scored."""
+    fit_one = trainer_fit_function(basis, source_shards, exp.data_config(exp.profile.eval_books),
+                                   exp.train_config(exp.profile.fit_steps, exp.profile.fit_lr, objective), exp.model_ref)
+    pad = exp.tokenizer.pad_token_id
+    reports = few_shot_curve(label, fit_one, exp.books, exp.noprompt, lambda runs: PersonaMixture(label, exp.base, runs, pad),
+                             basis.parent / f"fit-{basis.name}-{objective}", EvalConfig(shots=shots_levels))
+    k = checkpoint.read_persona(basis)
+    for report in reports:
+        report.trainable_per_character = k.prompt_config.k
+        report.extra.update(objective=objective, basis_parameters=int(k.basis.numel()))
+    return reports
+
+
+def baseline_reports(exp: Experiment, corpus: PersonaCorpus, method: str,
+                     shots_levels: tuple[int | None, ...]) -> list[MethodReport]:
+    """Per-character prompt tuning or LoRA, trained at each shots level on the source's training lines."""
+    budget = token_budget(exp.data_config(()), exp.profile.length, max_positions(exp.base), False)
+    cache = TokenCache(exp.tokenizer, exp.work.parent / "tokens")
+    train = exp.train_config(exp.profile.fit_steps, exp.profile.fit_lr)  # steps and batch; each baseline has its lr
+    reports = []
+    for shots in shots_levels:
+        scorer = (PromptTuning(exp.base, exp.tokenizer.pad_token_id, BaselineConfig(prompt_length=exp.profile.length))
+                  if method == "prompt-tuning" else LoraAdapters(exp.base, exp.tokenizer.pad_token_id))
+        for cid in exp.characters:
+            lines = corpus.split(cid, "train")[: shots]
+            scorer.fit(cid, encode_examples(lines, {cid: 0}, cache, budget), train)
+        report = evaluate_method(scorer, exp.books, exp.noprompt)
+        report.trainable_per_character = scorer.trainable_per_character()
+        report.extra = {"shots": shots_label(shots)}
+        reports.append(report)
+    cache.save()
+    return reports
+
+
+def hard_prompt_report(exp: Experiment, corpus: PersonaCorpus) -> MethodReport:
+    """The character sheet built from the source's training lines, as text before the context."""
+    config = exp.data_config(())
+    cache = TokenCache(exp.tokenizer, exp.work.parent / "tokens")
+    sheets = {cid: cache.encode([character_sheet(corpus.characters[cid], corpus.split(cid, "train"),
+                                                 config.sheet_lines)])[0][: config.sheet_tokens]
+              for cid in exp.characters}
+    report = evaluate_method(HardPrompt(exp.base, sheets, exp.tokenizer.pad_token_id), exp.books, exp.noprompt)
+    report.trainable_per_character, report.extra = 0, {"shots": SHOTS_ALL}
+    return report
+
+
+
+def main_comparison(exp: Experiment, source: str, source_shards: Path, section: dict[str, Any],
+                    save: Callable[[], None]) -> None:
+    """Every method with all training lines on one shard source; each report is saved as soon as it exists."""
+    p = exp.profile
+    corpus = load_corpus(source_shards, exp.data_config(p.eval_books))
+    section["training_lines"] = {cid: len(corpus.split(cid, "train")) for cid in exp.characters}
+    basis = exp.timed(f"{source}: pretrain K={p.k} L={p.length}", lambda: pretrain_basis(exp, source_shards, p.k, p.length))
+    methods: list[tuple[str, Callable[[], MethodReport]]] = [("hard-prompt", lambda: hard_prompt_report(exp, corpus))]
+    for objective in p.objectives:
+        label = f"{OURS} ({objective}, K={p.k}, L={p.length})"
+        methods.append((f"ours-{objective}", lambda label=label, objective=objective: ours_reports(
+            exp, source_shards, basis, label, objective, (ALL_SHOTS,))[0]))
+        if objective == p.objectives[0]:  # the baselines right after our main variant: early partial results compare
+            methods += [(m, lambda m=m: baseline_reports(exp, corpus, m, (ALL_SHOTS,))[0]) for m in ("prompt-tuning", "lora")]
+    for key, work in methods:
+        section["main"][key] = report_dict(exp.timed(f"{source}: {key}", work))
+        save()
+
+
+def few_shot_curves(exp: Experiment, source: str, source_shards: Path, section: dict[str, Any],
+                    save: Callable[[], None]) -> None:
+    """Few-shot curves of the profile's curve methods; the all-lines point comes from the main comparison."""
+    p = exp.profile
+    corpus = load_corpus(source_shards, exp.data_config(p.eval_books))
+    basis = pretrain_basis(exp, source_shards, p.k, p.length)
+    levels = tuple(s for s in p.shots if s is not ALL_SHOTS)
+    for method in p.curve_methods:
+        if method.startswith(OURS):
+            objective = method.split("-", 1)[1]
+            label = f"{OURS} ({objective}, K={p.k}, L={p.length})"
+            work = lambda: ours_reports(exp, source_shards, basis, label, objective, levels)  # noqa: E731
+        else:
+            work = lambda: baseline_reports(exp, corpus, method, levels)  # noqa: E731
+        reports = exp.timed(f"{source}: {method} few-shot", work)
+        section["few_shot"][method] = [report_dict(r) for r in reports] + [section["main"][method]]
+        save()
+
+
+def ablations(exp: Experiment, source_shards: Path, section: dict[str, Any], save: Callable[[], None]) -> None:
+    """Our method (nll) with other basis sizes K and prompt lengths L, each with its own pretrained basis."""
+    for k, length in exp.profile.ablations:
+        label = f"{OURS} (nll, K={k}, L={length})"
+
+        def ablation(k: int = k, length: int = length, label: str = label) -> MethodReport:
+            basis = pretrain_basis(exp, source_shards, k, length)
+            return ours_reports(exp, source_shards, basis, label, "nll", (ALL_SHOTS,))[0]
+
+        section["ablations"].append(report_dict(exp.timed(f"gold: {label}", ablation)))
+        save()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Report
+
+
+def accuracy_cell(speaker_id: dict[str, float]) -> str:
+    """Speaker-ID accuracy with its binomial standard error, e.g. "0.342 ± 0.044"."""
+    if not speaker_id.get("lines"):
+        return "n/a"
+    accuracy = speaker_id["accuracy"]
+    return f"{accuracy:.3f} ± {np.sqrt(accuracy * (1 - accuracy) / speaker_id['lines']):.3f}"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The results as markdown tables."""
+    out = [f"# Persona methods on PDNC ({results['profile_name']} profile)", "",
+           f"Model `{results['model']}`; {len(results['characters'])} evaluated characters of "
+           f"{', '.join(results['profile']['eval_books'])}; {results['heldout_lines']} gold held-out lines; "
+           f"basis pretrained on {', '.join(results['profile']['pretrain_books'])}. "
+           f"Speaker ID chance: accuracy {results['chance_accuracy']:.3f}, MRR {results['chance_mrr']:.3f}. "
+           f"Device {results['device']}; total {results['seconds']:.0f} s.", ""]
+    header = "| shards | method | trainable / character | NLL / token | perplexity | gain vs no prompt (nats/token) | speaker-ID acc | MRR |"
+    out += ["## Main comparison (all training lines)", "", header, "|" + "---|" * 8]
+    rows = [("both", results["noprompt"])] + [(s, r) for s in results["sources"] for r in results["sources"][s]["main"].values()]
+    rows += [("gold", r) for r in results["sources"].get("gold", {}).get("ablations", [])]
+    for source, r in rows:
+        out.append(f"| {source} | {r['method']} | {r['trainable_per_character']:,} | {r['nll_per_token']:.3f} | "
+                   f"{r['perplexity']:.1f} | {r['gain_nats_per_token']:+.3f} | {accuracy_cell(r['speaker_id'])} | "
+                   f"{r['speaker_id'].get('mrr', float('nan')):.3f} |")
+    out += ["", "## Few-shot curves (lines per held-out character)", "",
+            "| shards | method | shots | NLL / token | speaker-ID acc | MRR |", "|---|---|---|---|---|---|"]
+    for source, data in results["sources"].items():
+        for method, curve in data["few_shot"].items():
+            for r in curve:
+                out.append(f"| {source} | {method} | {r['shots']} | {r['nll_per_token']:.3f} | "
+                           f"{accuracy_cell(r['speaker_id'])} | {r['speaker_id'].get('mrr', float('nan')):.3f} |")
+    out += ["", "Zero shots for ours is the softmax of the mean of the pretrained characters' mixture logits "
+            "(the same persona for every character); for prompt tuning an untrained prompt of sampled vocabulary "
+            "embeddings; for LoRA the unchanged model.", ""]
+    if {"gold", "attributed"} <= set(results["sources"]):
+        gold, ours = results["sources"]["gold"]["main"], results["sources"]["attributed"]["main"]
+        out += ["## What attribution errors cost (attributed minus gold shards, same gold test lines)", "",
+                "| method | NLL / token | speaker-ID acc |", "|---|---|---|"]
+        for key in (k for k in gold if k in ours):
+            out.append(f"| {gold[key]['method']} | {ours[key]['nll_per_token'] - gold[key]['nll_per_token']:+.3f} | "
+                       f"{ours[key]['speaker_id'].get('accuracy', np.nan) - gold[key]['speaker_id'].get('accuracy', np.nan):+.3f} |")
+        out.append("")
+    if not results.get("complete"):
+        out += ["**Partial results: the run had not finished when this was written.**", ""]
+    out += ["## Stage timings (s)", "", "| stage | seconds |", "|---|---|"]
+    out += [f"| {k} | {v:.1f} |" for k, v in results["timings"].items()]
+    return "\n".join(out) + "\n"
+
+
+def plots(results: dict[str, Any], out: Path) -> list[Path]:
+    """few_shot.png (NLL and accuracy against shots) and speaker_id.png (accuracy per method and source)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for source, data in results["sources"].items():
+        for method, curve in data["few_shot"].items():
+            x = np.arange(len(curve))
+            style = "-" if source == "gold" else "--"
+            axes[0].plot(x, [r["nll_per_token"] for r in curve], style, marker="o", label=f"{method} ({source})")
+            axes[1].plot(x, [r["speaker_id"].get("accuracy", np.nan) for r in curve], style, marker="o",
+                         label=f"{method} ({source})")
+            for ax in axes:
+                ax.set_xticks(x, [r["shots"] for r in curve])
+    axes[0].axhline(results["noprompt"]["nll_per_token"], color="grey", lw=1, label="no prompt")
+    axes[1].axhline(results["chance_accuracy"], color="grey", lw=1, label="chance")
+    axes[0].set(xlabel="training lines per character", ylabel="held-out NLL / token")
+    axes[1].set(xlabel="training lines per character", ylabel="speaker-ID accuracy")
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    written.append(out / "few_shot.png")
+    fig.savefig(written[-1], dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    methods = [results["noprompt"]["method"]] + [r["method"] for r in next(iter(results["sources"].values()))["main"].values()]
+    width = 0.8 / len(results["sources"])
+    for i, (source, data) in enumerate(results["sources"].items()):
+        by_method = {r["method"]: r for r in [results["noprompt"], *data["main"].values()]}
+        acc = [by_method[m]["speaker_id"].get("accuracy", np.nan) if m in by_method else np.nan for m in methods]
+        ax.bar(np.arange(len(methods)) + i * width, acc, width, label=source)
+    ax.axhline(results["chance_accuracy"], color="grey", ls="--", lw=1, label="chance")
+    ax.set_xticks(np.arange(len(methods)) + width * (len(results["sources"]) - 1) / 2, methods, rotation=25,
+                  ha="right", fontsize=8)
+    ax.set_ylabel("speaker-ID accuracy")
+    ax.legend()
+    fig.tight_layout()
+    written.append(out / "speaker_id.png")
+    fig.savefig(written[-1], dpi=120)
+    plt.close(fig)
+    return written
+
+
+# ----------------------------------------------------------------------------------------------------------
+
+
+def write_results(results: dict[str, Any], out: Path, plot: bool) -> None:
+    """results.json and results.md (rewritten after every method), and the plots."""
+    out.mkdir(parents=True, exist_ok=True)
+    shards.atomic_write_bytes(out / "results.json", json.dumps(results, indent=2).encode())
+    shards.atomic_write_bytes(out / "results.md", markdown(results).encode())
+    if plot:
+        plots(results, out)
+
+
+def settings_key(profile: Profile, model_ref: str) -> str:
+    """A short fingerprint of the settings: work folders of other settings are never reused."""
+    return hashlib.sha256(json.dumps([asdict(profile), model_ref], default=str).encode()).hexdigest()[:12]
+
+
+def run(profile_name: str, pdnc: Path, model_ref: str, out: Path, sources: tuple[str, ...], device: str) -> dict[str, Any]:
+    """The whole comparison; writes results.json, results.md and the plots into `out`."""
+    began = time.perf_counter()
+    profile = PROFILES[profile_name]
+    shared = out / "work"  # shards and tokens, shared by every profile
+    exp = Experiment(profile, pdnc, model_ref, shared / settings_key(profile, model_ref), resolve_device(device),
+                     timings={})
+    exp.base, exp.tokenizer, exp.model_ref = load_base_model(model_ref)
+    exp.base.to(exp.device)
+    books = profile.pretrain_books + profile.eval_books
+    source_dirs = {"gold": exp.work / "gold" / "shards"}
+    exp.timed("gold shards", lambda: build_gold_shards(pdnc, books, shared / "shards-gold"))
+    exp.gold = load_corpus(shared / "shards-gold", exp.data_config(profile.eval_books))
+    other = None
+    if "attributed" in sources:
+        exp.timed("corpus attribute", lambda: build_attributed_shards(pdnc, books, shared / "shards-attributed"))
+        source_dirs["attributed"] = exp.timed("attributed minus gold held-out lines", lambda: without_spans(
+            shared / "shards-attributed", exp.work / "attributed" / "shards", heldout_spans(exp, shared / "shards-gold")))
+        other = load_corpus(source_dirs["attributed"], exp.data_config(profile.eval_books))
+    if "gold" in sources:
+        shutil.copytree(shared / "shards-gold", source_dirs["gold"], dirs_exist_ok=True)
+    exp.characters = evaluated_characters(exp.gold, other, profile)
+    budget = token_budget(exp.data_config(()), max(profile.length, *(l for _, l in profile.ablations)),
+                          max_positions(exp.base), True)
+    cache = TokenCache(exp.tokenizer, exp.work.parent / "tokens")
+    exp.books = heldout_lines(exp.gold, exp.characters, cache, budget, EvalConfig(max_lines=profile.max_test_lines))
+    exp.noprompt = noprompt_scores(exp.base, exp.tokenizer.pad_token_id, exp.books, EvalConfig.batch_size)
+    noprompt = evaluate_method(NoPrompt(exp.base, exp.tokenizer.pad_token_id), exp.books, exp.noprompt)
+    noprompt.trainable_per_character = 0
+    results: dict[str, Any] = {"profile_name": profile_name, "profile": asdict(profile), "model": exp.model_ref,
+                               "device": exp.device, "characters": exp.characters,
+                               "heldout_lines": sum(len(b.examples) for b in exp.books),
+                               "chance_accuracy": noprompt.speaker_id["chance_accuracy"],
+                               "chance_mrr": noprompt.speaker_id["chance_mrr"],
+                               "noprompt": report_dict(noprompt), "sources": {}}
+    results["sources"] = {s: {"main": {}, "few_shot": {}, "ablations": []} for s in sources}
+
+    def save(complete: bool = False) -> None:
+        results["complete"], results["timings"] = complete, exp.timings
+        results["seconds"] = time.perf_counter() - began
+        write_results(results, out, plot=complete)
+
+    # the all-lines comparison of every source first, so a run cut short still compares the sources
+    for source in sources:
+        main_comparison(exp, source, source_dirs[source], results["sources"][source], save)
+    for source in (s for s in sources if s in profile.curve_sources):
+        few_shot_curves(exp, source, source_dirs[source], results["sources"][source], save)
+    if "gold" in sources:
+        ablations(exp, source_dirs["gold"], results["sources"]["gold"], save)
+    save(complete=True)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="a minutes-long smoke run")
+    size.add_argument("--gpu", action="store_true", help="the larger profile, for a GPU")
+    parser.add_argument("--pdnc", type=Path, default=ROOT.parent / "shared" / "pdnc")
+    parser.add_argument("--model", default=str(ROOT.parent / "shared" / "models" / "gutenberg-gpt2"))
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "personas")
+    parser.add_argument("--sources", default=",".join(SOURCES), help="gold, attributed or both (comma-separated)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
+    parser.add_argument("--render-only", action="store_true", help="rewrite results.md and the plots from results.json")
+    args = parser.parse_args(argv)
+    if args.render_only:
+        try:
+            results = json.loads((args.out / "results.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            print(f"error: cannot read {args.out / 'results.json'}: {exc}", file=sys.stderr)
+            return 1
+        write_results(results, args.out, plot=True)
+        print(markdown(results))
+        return 0
+    sources = tuple(s.strip() for s in args.sources.split(",") if s.strip())
+    profile = "quick" if args.quick else "gpu" if args.gpu else "default"
+    try:
+        if not sources or any(s not in SOURCES for s in sources):
+            raise CorpusError(f"--sources takes {' and/or '.join(SOURCES)}, got {args.sources!r}")
+        results = run(profile, args.pdnc, args.model, args.out, sources, args.device)
+    except CorpusError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

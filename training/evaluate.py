@@ -1,0 +1,363 @@
+"""Persona evaluation without an LLM judge: held-out NLL, speaker identification and few-shot curves.
+
+Every method is a `PersonaScorer`: it returns log p(line | context, persona c) for (line, persona) pairs.
+Speaker identification scores each held-out line under every candidate character of its book and ranks
+the candidates by that score minus the no-prompt score of the line, per token (a log-likelihood ratio; the
+subtraction does not change the ranking within a line, it makes scores comparable across lines).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Protocol, Sequence
+
+import numpy as np
+import torch
+
+from corpus.errors import CorpusError
+from training import checkpoint, trainer
+from training.config import DataConfig, TrainConfig, _help, config_from_dict
+from training.data import (
+    Example, PersonaCorpus, TokenBudget, TokenCache, collate, encode_examples, load_corpus, token_budget,
+)
+from training.modeling import load_base_model, max_positions, resolve_device
+from training.objectives import target_logprobs
+from training.soft_prompt import PersonaPromptModel
+
+ALL_SHOTS = None  # a shots level meaning "every training line"
+# Scores closer than this (nats/token) are ties: batches padded differently differ in the last float bits.
+TIE_DECIMALS = 4
+SHOTS_LABEL_ALL = "all"
+
+
+@dataclass
+class EvalConfig:
+    """What is evaluated and how."""
+
+    split: str = _help("test", "which line split of each character is scored (test or validation)")
+    max_lines: int = _help(24, "score at most this many held-out lines per character (0: all)")
+    batch_size: int = _help(16, "examples per scoring batch")
+    min_candidates: int = _help(2, "a book needs this many evaluated characters to take part in speaker identification")
+    shots: tuple[int | None, ...] = _help((0, 8, 32, 128, ALL_SHOTS), "few-shot levels (None: all training lines)")
+
+    def validate(self) -> None:
+        """Raise CorpusError when a value is out of range."""
+        if self.split not in ("test", "validation"):
+            raise CorpusError(f"--split must be test or validation, got {self.split!r}")
+        if self.max_lines < 0 or self.batch_size < 1 or self.min_candidates < 2:
+            raise CorpusError("--max-lines must be >= 0, --batch-size >= 1 and --min-candidates >= 2")
+        if any(s is not None and s < 0 for s in self.shots):
+            raise CorpusError("few-shot levels must be non-negative (or 'all')")
+
+
+def shots_label(shots: int | None) -> str:
+    """"all" for every line, else the number."""
+    return SHOTS_LABEL_ALL if shots is ALL_SHOTS else str(shots)
+
+
+def parse_shots(text: str) -> tuple[int | None, ...]:
+    """Few-shot levels from "0,8,32,all"; CorpusError on anything else."""
+    levels: list[int | None] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        if part == SHOTS_LABEL_ALL:
+            levels.append(ALL_SHOTS)
+        elif part.isdigit():
+            levels.append(int(part))
+        else:
+            raise CorpusError(f"bad few-shot level {part!r}: give numbers or 'all', e.g. 0,8,32,all")
+    if not levels:
+        raise CorpusError("give at least one few-shot level")
+    return tuple(levels)
+
+
+class PersonaScorer(Protocol):
+    """A persona method as evaluation sees it."""
+
+    name: str
+
+    def line_logprobs(self, examples: Sequence[Example], personas: Sequence[str]) -> torch.Tensor:
+        """Summed log-probabilities [N] of each example's target tokens under persona `personas[i]`."""
+
+
+class PrefixScorer:
+    """A frozen causal LM reading a per-persona prefix of embeddings (possibly none) before each example."""
+
+    def __init__(self, name: str, model: torch.nn.Module, pad_id: int, batch_size: int = EvalConfig.batch_size) -> None:
+        self.name, self.model, self.pad_id, self.batch_size = name, model, pad_id, batch_size
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.get_input_embeddings().weight.device
+
+    def prefix(self, personas: Sequence[str]) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Prefix embeddings [B, P, d] and mask [B, P] of the personas; (None, None) for no prefix."""
+        return None, None
+
+    @torch.no_grad()
+    def line_logprobs(self, examples: Sequence[Example], personas: Sequence[str]) -> torch.Tensor:
+        out = torch.zeros(len(examples))
+        order = sorted(range(len(examples)), key=lambda i: len(examples[i]))  # less padding per batch
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            batch = collate([examples[i] for i in rows], self.pad_id).to(self.device)
+            embeds, mask = self.prefix([personas[i] for i in rows])
+            scores = target_logprobs(self.model, batch.input_ids, batch.attention_mask, batch.target_mask, embeds, mask)
+            out[rows] = scores.float().cpu()
+        return out
+
+
+class NoPrompt(PrefixScorer):
+    """The frozen model alone: the same score for every persona (the normaliser of speaker identification)."""
+
+    def __init__(self, model: torch.nn.Module, pad_id: int, batch_size: int = EvalConfig.batch_size) -> None:
+        super().__init__("no prompt", model, pad_id, batch_size)
+
+
+class PersonaMixture(PrefixScorer):
+    """Ours: a frozen basis of K soft prompts mixed by each character's K weights."""
+
+    def __init__(self, name: str, model: torch.nn.Module, runs: Sequence[checkpoint.PersonaRun], pad_id: int,
+                 batch_size: int = EvalConfig.batch_size) -> None:
+        super().__init__(name, model, pad_id, batch_size)
+        basis = runs[0]
+        logits = {cid: run.mixture_logits[i] for run in runs for i, cid in enumerate(run.character_ids)}
+        self.index = {cid: i for i, cid in enumerate(logits)}
+        self.persona_model = PersonaPromptModel(model, basis.prompt_config, len(logits))
+        with torch.no_grad():
+            self.persona_model.basis.prompts.copy_(basis.basis)
+            self.persona_model.personas.mixture_logits.copy_(torch.stack(list(logits.values())))
+
+    @property
+    def k(self) -> int:
+        return self.persona_model.config.k
+
+    def prefix(self, personas: Sequence[str]) -> tuple[torch.Tensor, None]:
+        missing = [p for p in personas if p not in self.index]
+        if missing:
+            raise CorpusError(f"no mixture weights for {', '.join(sorted(set(missing)))} in the persona runs")
+        idx = torch.tensor([self.index[p] for p in personas], device=self.device)
+        return self.persona_model.prompt_embeds(idx), None
+
+    def mixture_weights(self) -> dict[str, list[float]]:
+        """Each character's K mixture weights (after the softmax, if any)."""
+        with torch.no_grad():
+            weights = self.persona_model.mixture_weights(torch.arange(len(self.index), device=self.device))
+        return {cid: weights[i].tolist() for cid, i in self.index.items()}
+
+
+@dataclass
+class BookLines:
+    """Held-out lines of one book's evaluated characters; `character_index` of an example is its speaker's slot."""
+
+    book_id: str
+    candidates: list[str]
+    examples: list[Example]
+
+    @property
+    def speakers(self) -> np.ndarray:
+        return np.array([e.character_index for e in self.examples])
+
+    @property
+    def n_tokens(self) -> np.ndarray:
+        return np.array([len(e.target_ids) for e in self.examples], dtype=float)
+
+
+def heldout_lines(
+    corpus: PersonaCorpus, character_ids: Sequence[str], cache: TokenCache, budget: TokenBudget, config: EvalConfig
+) -> list[BookLines]:
+    """The held-out lines of the characters, grouped by book (books and characters in sorted order)."""
+    by_book: dict[str, list[str]] = {}
+    for cid in sorted(character_ids):
+        by_book.setdefault(corpus.characters[cid].book_id, []).append(cid)
+    books = []
+    for book_id, candidates in sorted(by_book.items()):
+        index = {cid: i for i, cid in enumerate(candidates)}
+        lines = [u for cid in candidates for u in corpus.split(cid, config.split)[: config.max_lines or None]]
+        if lines:
+            books.append(BookLines(book_id, candidates, encode_examples(lines, index, cache, budget)))
+    if not books:
+        raise CorpusError(f"the evaluated characters have no {config.split} lines")
+    return books
+
+
+def score_matrix(scorer: PersonaScorer, book: BookLines) -> np.ndarray:
+    """log p [lines, candidates] of every held-out line of the book under every candidate persona."""
+    pairs = [(e, c) for e in book.examples for c in book.candidates]
+    scores = scorer.line_logprobs([e for e, _ in pairs], [c for _, c in pairs])
+    return scores.numpy().reshape(len(book.examples), len(book.candidates))
+
+
+def rank_metrics(scores: np.ndarray, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per line: whether the gold candidate ranks first, and its reciprocal rank (ties broken at random, in expectation)."""
+    gold_score = scores[np.arange(len(gold)), gold][:, None]
+    better = (scores > gold_score).sum(axis=1)
+    tied = (scores == gold_score).sum(axis=1)
+    top = np.where(better == 0, 1.0 / tied, 0.0)
+    reciprocal = np.array([np.mean(1.0 / np.arange(b + 1, b + t + 1)) for b, t in zip(better, tied)])
+    return top, reciprocal
+
+
+def chance_levels(n_candidates: np.ndarray) -> tuple[float, float]:
+    """Expected accuracy and MRR of a random ranking over lines with `n_candidates` candidates each."""
+    harmonic = np.array([np.sum(1.0 / np.arange(1, n + 1)) for n in n_candidates])
+    return float(np.mean(1.0 / n_candidates)), float(np.mean(harmonic / n_candidates))
+
+
+@dataclass
+class MethodReport:
+    """The figures of one method on one set of held-out lines."""
+
+    method: str
+    nll_per_token: float
+    perplexity: float
+    gain_nats_per_token: float  # mean over lines of (log p own persona - log p no prompt) / tokens
+    speaker_id: dict[str, float]
+    per_character: dict[str, dict[str, float]]
+    trainable_per_character: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def evaluate_scores(method: str, books: Sequence[BookLines], scores: Sequence[np.ndarray],
+                    noprompt: Sequence[np.ndarray], min_candidates: int = EvalConfig.min_candidates) -> MethodReport:
+    """NLL, perplexity and speaker identification from score matrices and the no-prompt scores."""
+    own_logp, own_tokens, gains, speakers = [], [], [], []
+    top, reciprocal, n_candidates = [], [], []
+    for book, matrix, base in zip(books, scores, noprompt):
+        gold, tokens = book.speakers, book.n_tokens
+        own = matrix[np.arange(len(gold)), gold]
+        own_logp.append(own), own_tokens.append(tokens), gains.append((own - base[:, 0]) / tokens)
+        speakers.extend(book.candidates[g] for g in gold)
+        if len(book.candidates) >= min_candidates:
+            normalised = np.round((matrix - base) / tokens[:, None], TIE_DECIMALS)
+            t, r = rank_metrics(normalised, gold)
+            top.append(t), reciprocal.append(r), n_candidates.append(np.full(len(gold), len(book.candidates)))
+    logp, tokens, gain = np.concatenate(own_logp), np.concatenate(own_tokens), np.concatenate(gains)
+    nll = float(-logp.sum() / tokens.sum())
+    per_character = {}
+    for cid in sorted(set(speakers)):
+        rows = np.array([s == cid for s in speakers])
+        char_nll = float(-logp[rows].sum() / tokens[rows].sum())
+        per_character[cid] = {"lines": int(rows.sum()), "nll_per_token": char_nll, "perplexity": math.exp(char_nll)}
+    speaker_id: dict[str, float] = {"lines": 0, "books": len(top)}
+    if top:
+        t, r, n = np.concatenate(top), np.concatenate(reciprocal), np.concatenate(n_candidates)
+        chance_acc, chance_mrr = chance_levels(n)
+        speaker_id = {"accuracy": float(t.mean()), "mrr": float(r.mean()), "chance_accuracy": chance_acc,
+                      "chance_mrr": chance_mrr, "lines": int(len(t)), "books": len(top),
+                      "mean_candidates": float(n.mean())}
+    return MethodReport(method, nll, math.exp(nll), float(gain.mean()), speaker_id, per_character)
+
+
+def evaluate_method(scorer: PersonaScorer, books: Sequence[BookLines], noprompt: Sequence[np.ndarray],
+                    config: EvalConfig = EvalConfig()) -> MethodReport:
+    """Score every held-out line under every candidate persona with `scorer` and report the figures."""
+    return evaluate_scores(scorer.name, books, [score_matrix(scorer, b) for b in books], noprompt, config.min_candidates)
+
+
+def noprompt_scores(model: torch.nn.Module, pad_id: int, books: Sequence[BookLines], batch_size: int) -> list[np.ndarray]:
+    """log p [lines, 1] of every held-out line with no prompt (the normaliser)."""
+    scorer = NoPrompt(model, pad_id, batch_size)
+    return [scorer.line_logprobs(b.examples, [""] * len(b.examples)).numpy()[:, None] for b in books]
+
+
+FitFunction = Callable[[str, int | None, Path], checkpoint.PersonaRun]
+
+
+def few_shot_curve(
+    name: str,
+    fit_one: FitFunction,
+    books: Sequence[BookLines],
+    noprompt: Sequence[np.ndarray],
+    make_scorer: Callable[[list[checkpoint.PersonaRun]], PersonaScorer],
+    work_dir: Path,
+    config: EvalConfig = EvalConfig(),
+) -> list[MethodReport]:
+    """One report per few-shot level: every evaluated character fitted with that many lines, then scored.
+
+    `fit_one(character_id, shots, out_dir)` fits one character and returns its run.
+    """
+    reports = []
+    characters = [c for b in books for c in b.candidates]
+    for shots in config.shots:
+        level_dir = Path(work_dir) / f"shots-{shots_label(shots)}"
+        runs = [fit_one(cid, shots, level_dir / cid.replace(":", "__")) for cid in characters]
+        report = evaluate_method(make_scorer(runs), books, noprompt, config)
+        report.method, report.extra = name, {"shots": shots_label(shots),
+                                             "lines_used": {r.character_ids[0]: r.meta.get("shots") for r in runs}}
+        reports.append(report)
+    return reports
+
+
+def trainer_fit_function(
+    basis_run: Path, shards: Path, data_config: DataConfig, train_config: TrainConfig, model_ref: str | None = None
+) -> FitFunction:
+    """A `fit_one` for `few_shot_curve` that calls `training.trainer.fit` (the basis frozen, K weights learned)."""
+    def fit_one(character_id: str, shots: int | None, out: Path) -> checkpoint.PersonaRun:
+        if not (Path(out) / checkpoint.PERSONA_CONFIG).exists():
+            trainer.fit(Path(basis_run), Path(out), character=character_id, shards=Path(shards),
+                        train_config=replace(train_config, shots=shots), data_config=data_config, model_ref=model_ref)
+        return checkpoint.read_persona(out)
+
+    return fit_one
+
+
+def report_dict(report: MethodReport) -> dict[str, Any]:
+    """A JSON-ready dict of a report."""
+    return {"method": report.method, "nll_per_token": report.nll_per_token, "perplexity": report.perplexity,
+            "gain_nats_per_token": report.gain_nats_per_token, "speaker_id": report.speaker_id,
+            "trainable_per_character": report.trainable_per_character, "per_character": report.per_character,
+            **report.extra}
+
+
+def evaluate_run(
+    run_dir: Path,
+    shards: Path | None = None,
+    config: EvalConfig = EvalConfig(),
+    few_shot: bool = False,
+    train_config: TrainConfig = TrainConfig(),
+    work_dir: Path | None = None,
+    model_ref: str | None = None,
+) -> dict[str, Any]:
+    """Evaluate a pretrain run: NLL and speaker identification of its characters' held-out lines, against no prompt.
+
+    With `few_shot`, the run's held-out characters are fitted at every level of `config.shots` (into
+    `work_dir`) and evaluated the same way.
+    """
+    config.validate()
+    run = checkpoint.read_persona(run_dir)
+    if run.kind != "pretrain":
+        raise CorpusError(f"{run_dir} is a {run.kind} run; evaluate a pretrain run (its basis and characters)")
+    data_config = config_from_dict(DataConfig, run.meta.get("data", {}))
+    shards = Path(shards or run.meta.get("shards") or "")
+    corpus = load_corpus(shards, data_config)
+    base, tokenizer, _ = load_base_model(model_ref or run.model)
+    base.to(resolve_device(train_config.device))
+    budget = token_budget(data_config, run.prompt_config.length, max_positions(base), False)
+    cache = TokenCache(tokenizer, data_config.token_cache)
+    pad = tokenizer.pad_token_id
+    characters = [c for c in run.character_ids if c in corpus.characters]
+    if not characters:
+        raise CorpusError(f"none of the characters of {run_dir} is eligible in {shards}")
+    books = heldout_lines(corpus, characters, cache, budget, config)
+    base_scores = noprompt_scores(base, pad, books, config.batch_size)
+    ours = PersonaMixture("ours", base, [run], pad, config.batch_size)
+    reports = [evaluate_method(NoPrompt(base, pad, config.batch_size), books, base_scores, config),
+               evaluate_method(ours, books, base_scores, config)]
+    reports[0].trainable_per_character, reports[1].trainable_per_character = 0, ours.k
+    result: dict[str, Any] = {"run": str(Path(run_dir).resolve()), "shards": str(shards.resolve()),
+                              "split": config.split, "methods": [report_dict(r) for r in reports]}
+    heldout = [c for c in run.meta.get("heldout", []) if c in corpus.characters]
+    if few_shot:
+        if not heldout:
+            raise CorpusError(f"{run_dir} held out no characters to fit; pretrain with --heldout-fraction above 0")
+        held_books = heldout_lines(corpus, heldout, cache, budget, config)
+        held_base = noprompt_scores(base, pad, held_books, config.batch_size)
+        fit_one = trainer_fit_function(Path(run_dir), shards, data_config, train_config, model_ref)
+        curve = few_shot_curve("ours", fit_one, held_books, held_base,
+                               lambda runs: PersonaMixture("ours", base, [run, *runs], pad, config.batch_size),
+                               Path(work_dir or Path(run_dir) / "few-shot"), config)
+        result["few_shot"] = [report_dict(r) for r in curve]
+    cache.save()
+    return result
