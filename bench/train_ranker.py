@@ -16,24 +16,36 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus.attribution.book import prepare_context, run_sieve  # noqa: E402
+from corpus.attribution.context import BookContext  # noqa: E402
 from corpus.attribution.ranker import RANKER_FILE, Ranker, fit_ranker, training_examples  # noqa: E402
 from corpus.attribution.types import AttributionConfig  # noqa: E402
 from corpus.pdnc import novel_folders, read_novel  # noqa: E402
 
 
-def novel_examples(folder: Path, docs: list, config: AttributionConfig, ranker: Ranker | None = None) -> list:
-    """Ranker training examples of one PDNC novel (decoded with `ranker` when given)."""
+def novel_context(folder: Path, docs: list, config: AttributionConfig) -> tuple[BookContext, list[str | None]]:
+    """A PDNC novel prepared for the sieve (gold spans, gold cast) and its gold speakers."""
     novel = read_novel(folder)
     cast = [replace(c, aliases=list(c.aliases)) for c in novel.cast]
     ctx = prepare_context(novel.text, config, cast, quotations=[g.quotation for g in novel.quotations], docs=docs)
+    return ctx, [g.speaker for g in novel.quotations]
+
+
+def novel_examples(book: tuple[BookContext, list[str | None]], config: AttributionConfig,
+                   ranker: Ranker | None = None, refining: bool = False) -> list:
+    """Ranker training examples of one prepared novel (the sieve re-run, so earlier rounds leave no trace)."""
+    ctx, gold = book
     anchors, parity = run_sieve(ctx, config)
-    return training_examples(ctx, anchors, parity, [g.speaker for g in novel.quotations], config, ranker)
+    return training_examples(ctx, anchors, parity, gold, config, ranker, refining)
 
 
 def train(folders: list[Path], docs: dict[str, list], config: AttributionConfig) -> Ranker:
-    """Two rounds: a ranker on the sieve's context, then one on the first ranker's own decisions."""
-    first = fit_ranker([e for f in folders for e in novel_examples(f, docs[f.name], config)])
-    return fit_ranker([e for f in folders for e in novel_examples(f, docs[f.name], config, first)])
+    """Three rounds: a ranker on the sieve's context, one on the first ranker's own decisions (the
+    first pass), and the refining second pass on the first pass's decisions."""
+    books = [novel_context(f, docs[f.name], config) for f in folders]
+    first = fit_ranker([e for b in books for e in novel_examples(b, config)])
+    forward = fit_ranker([e for b in books for e in novel_examples(b, config, first)])
+    refine = fit_ranker([e for b in books for e in novel_examples(b, config, forward, refining=True)])
+    return Ranker(forward.weights, refine.weights)
 
 
 def main(argv: list[str] | None = None) -> int:

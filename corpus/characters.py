@@ -132,6 +132,10 @@ class _Name:
         return TITLES.get(self.title) if self.title else None
 
 
+# Titles that usually precede a given name ("Aunt Polly") rather than a surname. Not "Sir" ("Sir
+# Thomas" is Tom Bertram's father) nor "Master" (PDNC's A Handful of Dust: measured to hurt).
+GIVEN_NAME_TITLES = {"Uncle", "Aunt"}
+DESCRIPTORS = {"Old", "Young", "Poor", "Dear"}  # words before a name that are not a given name
 MIN_DESCRIPTION_COUNT = 5  # "the Hatter" must recur this often to count as a name
 NAME_PARTICLES = {"de", "van", "von", "der", "da", "di", "du", "la", "le", "d'"}
 
@@ -141,6 +145,9 @@ def _parse_name(text: str) -> _Name | None:
     if words and words[-1].endswith(("'s", "\u2019s")):
         words[-1] = words[-1][:-2]
     words = [w for w in words if w and w[0].isalpha()]
+    words = [w for i, w in enumerate(words) if i == 0 or w != words[i - 1]]  # "Scrooge Scrooge" (a repeated call)
+    if len(words) > 1 and words[0] in DESCRIPTORS:  # "Old Marley" is Marley
+        words = words[1:]
     if len(words) in (2, 3) and words[0].lower() == "the" and all(w[0].isupper() for w in words[1:]):
         return _Name("the " + " ".join(words[1:]), None, None, None)  # "the Hatter", "the Mock Turtle"
     title = None
@@ -164,8 +171,12 @@ def _cluster_gender(cluster: list[_Name]) -> str | None:
     return next((n.gender for n in cluster if n.gender), None)
 
 
-def _join_target(name: _Name, clusters: list[list[_Name]]) -> list[_Name] | None:
-    """The one cluster a name belongs to, or None (then it starts its own)."""
+def _join_target(name: _Name, clusters: list[list[_Name]], one_gender_surnames: set[str]) -> list[_Name] | None:
+    """The one cluster a name belongs to, or None (then it starts its own).
+
+    `one_gender_surnames`: surnames whose titled forms ("Mr. X", "Uncle X") all carry one gender, so
+    such a form may join the one full name with that surname ("Mr. Marley" -> "Jacob Marley").
+    """
     same = [c for c in clusters if any(n.text == name.text for n in c)]
     if same:
         return same[0]
@@ -175,8 +186,15 @@ def _join_target(name: _Name, clusters: list[list[_Name]]) -> list[_Name] | None
     if name.given and name.surname:
         match = [c for c in clusters if any(_given_key(n.given) == key and n.surname == name.surname for n in c)
                  and _cluster_gender(c) in (None, name.gender or _cluster_gender(c))]
-    elif name.surname:  # titled single word: "Lady Catherine" joins "Lady Catherine de Bourgh" only
+    elif name.surname:  # titled single word: "Lady Catherine" joins "Lady Catherine de Bourgh"
         match = [c for c in clusters if any(n.title == name.title and n.given == name.surname for n in c)]
+        if not match and name.surname in one_gender_surnames:  # "Mr. Scrooge" joins "Ebenezer Scrooge"
+            match = [c for c in clusters if any(n.given and n.surname == name.surname for n in c)]
+            # a woman's title joins a full name known to be a woman's only ("Mrs. Smith" is often John Smith's wife)
+            allowed = (name.gender,) if name.gender == "female" else (None, name.gender)
+            match = match if len(match) == 1 and _cluster_gender(match[0]) in allowed else []
+        if not match and name.title in GIVEN_NAME_TITLES:  # "Uncle Reggie" joins "Reggie St Cloud"
+            match = [c for c in clusters if any(n.given and n.surname and n.given == name.surname for n in c)]
     else:  # a bare word: a given name (or diminutive), else a surname used alone
         match = [c for c in clusters if any(_given_key(n.given) == key for n in c)]
         if len(match) > 1:  # the most mentioned bearer of the given name
@@ -186,6 +204,10 @@ def _join_target(name: _Name, clusters: list[list[_Name]]) -> list[_Name] | None
                      and _cluster_gender(c) != "female"]
             if len(match) > 1:  # a bare surname is the family's most mentioned man
                 match = [max(match, key=lambda c: sum(n.count for n in c))]
+        if not match:  # ... or the family's only member ("Bartlett" is Miss Bartlett; not always right)
+            match = [c for c in clusters if any(n.surname == name.given for n in c)]
+        if not match:  # "Ghost" joins "the Ghost"
+            match = [c for c in clusters if any(n.text == "the " + name.given for n in c)]
     return match[0] if len(match) == 1 else None
 
 
@@ -193,9 +215,11 @@ def cluster_names(counts: dict[str, int]) -> list[tuple[str, list[str], str | No
     """Cluster surface names into (main name, aliases, gender, count) entries, most mentioned first.
 
     Full names anchor clusters; "Mr. X", "Mrs. X", "Miss X" stay apart (they are different people
-    as often as not); "Lady Catherine" joins "Lady Catherine de Bourgh"; a bare given name (or
+    as often as not), but where every titled "X" form has one gender, they join the one full name
+    with surname X ("Mr. Marley" -> "Jacob Marley"); "Lady Catherine" joins "Lady Catherine de
+    Bourgh", "Uncle Reggie" the one full name with given name Reggie; a bare given name (or
     diminutive) joins the one cluster with that given name, a bare surname the family's most
-    mentioned man.
+    mentioned man, a bare "Ghost" the description "the Ghost".
     """
     names: dict[str, _Name] = {}
     for text, count in counts.items():
@@ -206,13 +230,18 @@ def cluster_names(counts: dict[str, int]) -> list[tuple[str, list[str], str | No
                 names[parsed.text].count += count
             else:
                 names[parsed.text] = parsed
+    genders: dict[str, set[str | None]] = {}
+    for n in names.values():
+        if n.title and n.surname and n.given is None:
+            genders.setdefault(n.surname, set()).add(n.gender)
+    one_gender = {surname for surname, found in genders.items() if len(found) == 1}
     clusters: list[list[_Name]] = []
 
     def phase(name: _Name) -> int:
-        return 0 if name.given and name.surname else 1 if name.surname else 2
+        return 0 if name.given and name.surname else 1 if name.surname else 2 if name.given is None else 3
 
     for name in sorted(names.values(), key=lambda n: (phase(n), -n.count)):
-        target = _join_target(name, clusters)
+        target = _join_target(name, clusters, one_gender)
         if target is None:
             clusters.append([name])
         else:

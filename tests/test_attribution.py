@@ -138,3 +138,42 @@ def test_calibration_fit_is_per_rule_accuracy_with_prior():
 def test_unknown_spacy_model_is_a_corpus_error():
     with pytest.raises(CorpusError, match="cannot load spaCy model"):
         load_nlp("no_such_model_xyz")
+
+
+def test_ranker_features_mark_the_neighbouring_paragraphs_speakers(nlp):
+    from corpus.attribution.book import prepare_context, run_sieve
+    from corpus.attribution.ranker import FEATURES, candidates_and_features
+
+    text = ('"Good morning," said Elizabeth.\n\n"Is it not fine?"\n\n"Very fine," said Mr. Darcy.')
+    config = AttributionConfig(use_ranker=False)
+    cast = [Character(c.slug, c.name, list(c.aliases), c.gender) for c in CAST]
+    ctx = prepare_context(text, config, cast, nlp)
+    anchors, parity = run_sieve(ctx, config)
+    candidates, matrix = candidates_and_features(ctx, 1, anchors, parity[1], config)
+    column = {f: FEATURES.index(f) for f in ("prev_adjacent", "next_adjacent", "next_anchor_adjacent")}
+    elizabeth, darcy = candidates.index("elizabeth-bennet"), candidates.index("mr-darcy")
+    assert matrix[elizabeth, column["prev_adjacent"]] == 1.0 and matrix[darcy, column["prev_adjacent"]] == 0.0
+    assert matrix[darcy, column["next_anchor_adjacent"]] == 1.0 and matrix[elizabeth, column["next_adjacent"]] == 0.0
+
+
+def test_two_pass_ranker_round_trips_and_decodes(nlp, tmp_path):
+    from corpus.attribution.ranker import Ranker
+
+    weights = np.zeros(len(COLUMNS))
+    weights[COLUMNS.index("all:parity_even")] = 3.0
+    refine = np.zeros(len(COLUMNS))
+    refine[COLUMNS.index("all:next_adjacent")] = -3.0
+    refine[COLUMNS.index("all:prev_adjacent")] = -3.0
+    path = tmp_path / "ranker.json"
+    Ranker(weights, refine).save(path)
+    loaded = Ranker.load(path)
+    assert np.array_equal(loaded.weights, weights) and np.array_equal(loaded.refine, refine)
+    text = ('"Good morning," said Elizabeth.\n\n"Good morning," said Mr. Darcy.\n\n'
+            '"Is it not fine?"\n\n"Very fine."')
+    cast = [Character(c.slug, c.name, list(c.aliases), c.gender) for c in CAST]
+    book = attribute_book(text, AttributionConfig(), cast=cast, nlp=nlp, ranker=loaded)
+    assert [a.speaker for a in book.attributions] == ["elizabeth-bennet", "mr-darcy", "elizabeth-bennet", "mr-darcy"]
+    assert book.attributions[2].method.endswith("-parity")
+    path.write_text('{"weights": {}}')
+    with pytest.raises(CorpusError, match="corrupt ranker"):
+        Ranker.load(path)

@@ -28,8 +28,31 @@ def test_elizabeth_aliases_cluster_and_bennet_parents_stay_apart():
     assert found["Elizabeth Bennet"] == {"Elizabeth Bennet", "Elizabeth", "Lizzy", "Miss Elizabeth Bennet"}
     assert found["Mr. Bennet"] == {"Mr. Bennet"}
     assert found["Mrs. Bennet"] == {"Mrs. Bennet"}
-    assert "Darcy" in found["Mr. Darcy"]
+    assert found["Fitzwilliam Darcy"] == {"Fitzwilliam Darcy", "Mr. Darcy", "Darcy"}
     assert found["Lady Catherine de Bourgh"] == {"Lady Catherine de Bourgh", "Lady Catherine"}
+
+
+def test_titled_surnames_join_the_one_full_name_of_one_gender():
+    found = clusters({
+        "Scrooge Scrooge": 1, "Scrooge": 300, "Mr. Scrooge": 11, "Uncle Scrooge": 5, "Master Scrooge": 3,
+        "Ebenezer Scrooge": 2, "Jacob Marley": 5, "Mr. Marley": 2, "Old Marley": 1,
+        "the Ghost": 81, "Ghost": 10,
+        "Mrs. Dilber": 5, "Dilber": 5, "John Smith": 3, "Mrs. Smith": 4, "Muriel Stacy": 2, "Miss Stacy": 9,
+        "Reggie St Cloud": 5, "Uncle Reggie": 5, "Tom Bertram": 9, "Thomas Bertram": 2, "Sir Thomas": 40,
+        # Bingley has a Mr. and a Miss: neither joins the full name, which could be either's
+        "Charles Bingley": 2, "Mr. Bingley": 50, "Miss Bingley": 40,
+    })
+    assert found["Ebenezer Scrooge"] == {"Ebenezer Scrooge", "Scrooge", "Mr. Scrooge", "Uncle Scrooge",
+                                         "Master Scrooge"}
+    assert found["Jacob Marley"] == {"Jacob Marley", "Mr. Marley", "Marley"}
+    assert found["Mrs. Dilber"] == {"Mrs. Dilber", "Dilber"}
+    assert found["Mrs. Smith"] == {"Mrs. Smith"}  # a wife's title joins no full name of unknown gender
+    assert found["Muriel Stacy"] == {"Muriel Stacy"} and found["Miss Stacy"] == {"Miss Stacy"}
+    assert found["the Ghost"] == {"the Ghost", "Ghost"}
+    assert found["Reggie St Cloud"] == {"Reggie St Cloud", "Uncle Reggie"}
+    assert found["Sir Thomas"] == {"Sir Thomas"}  # the father, not Tom
+    assert found["Mr. Bingley"] == {"Mr. Bingley"} and found["Miss Bingley"] == {"Miss Bingley"}
+    assert found["Charles Bingley"] == {"Charles Bingley"}
 
 
 def test_gender_from_titles():

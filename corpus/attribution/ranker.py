@@ -3,7 +3,10 @@
 After the sieve has run, each such quotation's candidate speakers (characters named nearby, the
 exchange's speakers, the previous turn's addressees) get a feature vector; a conditional logit
 (softmax over the candidates, weights in ranker.json, trained leave-novels-out on PDNC by
-bench/train_ranker.py) picks one. Pure numpy; microseconds per quotation.
+bench/train_ranker.py) picks one. Two passes in text order: the first reads the decisions already
+made for earlier quotations, the second (its own weights) also those for later ones, so alternation
+and "one speaker rarely has two paragraphs in a row" act in both directions. Pure numpy;
+microseconds per quotation.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ FEATURES = (
     "prev_speaker", "prev2_speaker", "next_anchor", "next2_anchor", "sieve_choice",
     "named_here", "subject_here", "recency", "salience", "same_paragraph_prev", "narrator_tag",
     "next_vocative", "prev_quoted", "epithet_share", "match_and_prev2", "match_and_named_here",
+    "prev_adjacent", "next_adjacent", "next_anchor_adjacent",
 )
 # Each feature has a shared weight plus one per context, so that e.g. gender agreement can matter
 # more after "he said" than after a bare quotation.
@@ -34,14 +38,17 @@ CONTEXTS = ("no-tag", "pronoun-tag", "nominal-tag")
 COLUMNS = tuple(f"{c}:{f}" for c in ("all", *CONTEXTS) for f in FEATURES)
 MAX_CANDIDATES = 12
 FIT_L2, FIT_STEPS, FIT_LEARNING_RATE = 1e-4, 2000, 2.0  # chosen on held-out novels (converged, ~+0.5 pt)
+PARITY_NEAR = 2  # turns from the nearest anchor within which alternation agreement marks the method
 CONFIDENCE_BINS = (0.97, 0.93, 0.85, 0.75, 0.6, 0.45, 0.3)  # method suffix by the ranker's own probability
 
 
 @dataclass
 class Ranker:
-    """Feature weights of the conditional logit."""
+    """Feature weights of the conditional logit: a first pass in text order, and optionally a
+    second (refining) pass that also sees the first pass's decisions for the later quotations."""
 
     weights: np.ndarray
+    refine: np.ndarray | None = None
 
     @classmethod
     def load(cls, path: Path = RANKER_FILE) -> "Ranker | None":
@@ -50,15 +57,19 @@ class Ranker:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             weights = np.array([data["weights"][c] for c in COLUMNS], dtype=float)
-        except (OSError, ValueError, KeyError) as exc:
+            refine = np.array([data["refine"][c] for c in COLUMNS], dtype=float) if data.get("refine") else None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise CorpusError(f"corrupt ranker weights {path}: {exc}") from exc
-        return cls(weights)
+        return cls(weights, refine)
 
     def save(self, path: Path = RANKER_FILE) -> None:
-        path.write_text(json.dumps({"weights": dict(zip(COLUMNS, map(float, self.weights)))}, indent=1) + "\n")
+        data = {"weights": dict(zip(COLUMNS, map(float, self.weights)))}
+        if self.refine is not None:
+            data["refine"] = dict(zip(COLUMNS, map(float, self.refine)))
+        path.write_text(json.dumps(data, indent=1) + "\n")
 
-    def choose(self, candidates: list[str], matrix: np.ndarray) -> tuple[str, float]:
-        scores = matrix @ self.weights
+    def choose(self, candidates: list[str], matrix: np.ndarray, weights: np.ndarray | None = None) -> tuple[str, float]:
+        scores = matrix @ (self.weights if weights is None else weights)
         probs = np.exp(scores - scores.max())
         probs /= probs.sum()
         best = int(np.argmax(probs))
@@ -100,6 +111,10 @@ def candidates_and_features(ctx: BookContext, qi: int, anchors: dict[int, str],
     last_seen = {m.slug: i for i, m in enumerate(narration)}
     order = sorted(last_seen, key=lambda s: -last_seen[s])
     here_start = ctx.paragraphs[paragraph][0]
+    # one speaker rarely has two paragraphs in a row: the neighbouring paragraphs' speakers
+    prev_adjacent = guess(qi - 1) if qi > 0 and ctx.paragraph_of(ctx.quotations[qi - 1].end - 1) == paragraph - 1 else None
+    next_adjacent = (guess(qi + 1) if qi + 1 < len(ctx.quotations)
+                     and ctx.paragraph_of(ctx.quotations[qi + 1].start) == ctx.paragraph_of(q.end - 1) + 1 else None)
     rows = []
     for slug in candidates:
         gender = ctx.index.gender(slug)
@@ -131,6 +146,9 @@ def candidates_and_features(ctx: BookContext, qi: int, anchors: dict[int, str],
         f["epithet_share"] = epithets.get(slug, 0) / sum(epithets.values()) if epithets else 0.0
         f["match_and_prev2"] = f["tag_gender_match"] * f["prev2_speaker"]
         f["match_and_named_here"] = f["tag_gender_match"] * f["named_here"]
+        f["prev_adjacent"] = float(prev_adjacent == slug)
+        f["next_adjacent"] = float(next_adjacent == slug)
+        f["next_anchor_adjacent"] = float(next_adjacent == slug and anchors.get(qi + 1) == slug)
         rows.append([f[k] for k in FEATURES])
     base = np.array(rows, dtype=float).reshape(len(candidates), len(FEATURES))
     context = 0 if tag is None or tag.kind == "name" or not tag.verb else 2 if tag.kind == "nominal" else 1
@@ -142,28 +160,38 @@ def candidates_and_features(ctx: BookContext, qi: int, anchors: dict[int, str],
 
 def rerank(ctx: BookContext, ranker: Ranker, anchors: dict[int, str], parity: dict[int, tuple[str | None, int]],
            config) -> None:
-    """Replace, in text order, the sieve's guess of every non-anchor quotation by the ranker's choice."""
-    new: dict[int, Guess] = {}
-    for qi in range(len(ctx.quotations)):
-        if qi in anchors:
+    """Replace, in text order, the sieve's guess of every non-anchor quotation by the ranker's choice;
+    then, with the refining weights, decide each once more (later turns now carry decisions too)."""
+    for weights in (ranker.weights, ranker.refine):
+        if weights is None:
             continue
-        candidates, matrix = candidates_and_features(ctx, qi, anchors, parity.get(qi, (None, 0)), config)
-        if not candidates:
-            continue
-        speaker, prob = ranker.choose(candidates, matrix)
-        old = ctx.guesses[qi]
-        bin_ = next((b for b in CONFIDENCE_BINS if prob >= b), 0.0)
-        new[qi] = Guess(speaker, old.quote_type if old else "implicit", f"ranker-{bin_:.2f}")
-        ctx.guesses[qi] = new[qi]  # later quotations read this decision
+        for qi in range(len(ctx.quotations)):
+            if qi in anchors:
+                continue
+            candidates, matrix = candidates_and_features(ctx, qi, anchors, parity.get(qi, (None, 0)), config)
+            if not candidates:
+                continue
+            speaker, prob = ranker.choose(candidates, matrix, weights)
+            old = ctx.guesses[qi]
+            bin_ = next((b for b in CONFIDENCE_BINS if prob >= b), 0.0)
+            near_parity = parity.get(qi, (None, 0))
+            # agreeing with the A-B alternation of a nearby anchor is a separately calibrated (surer) case
+            agrees = near_parity[0] == speaker and near_parity[1] <= PARITY_NEAR
+            method = f"ranker-{bin_:.2f}" + ("-parity" if agrees else "")
+            ctx.guesses[qi] = Guess(speaker, old.quote_type if old else "implicit", method)  # later ones read it
 
 
 def training_examples(ctx: BookContext, anchors: dict[int, str], parity: dict[int, tuple[str | None, int]],
-                      gold: list[str | None], config, ranker: Ranker | None = None) -> list[tuple[np.ndarray, int]]:
+                      gold: list[str | None], config, ranker: Ranker | None = None,
+                      refining: bool = False) -> list[tuple[np.ndarray, int]]:
     """(feature matrix, index of the gold speaker) for each non-anchor quotation whose speaker is a candidate.
 
-    With a `ranker`, earlier quotations carry that ranker's choices while features are read, as they
-    will when it decodes a book (a second training round on the first round's decisions).
+    With a `ranker`, earlier quotations carry its first-pass choices while features are read, as they
+    will when it decodes a book; `refining` (examples for the second pass) first decodes the whole
+    book with the ranker's first pass, so every other quotation carries a decision.
     """
+    if ranker is not None and refining:
+        rerank(ctx, Ranker(ranker.weights), anchors, parity, config)
     examples = []
     for qi in range(len(ctx.quotations)):
         if qi in anchors:
@@ -171,7 +199,7 @@ def training_examples(ctx: BookContext, anchors: dict[int, str], parity: dict[in
         candidates, matrix = candidates_and_features(ctx, qi, anchors, parity.get(qi, (None, 0)), config)
         if gold[qi] in candidates and len(candidates) > 1:
             examples.append((matrix, candidates.index(gold[qi])))
-        if ranker is not None and candidates:
+        if ranker is not None and not refining and candidates:
             ctx.guesses[qi] = Guess(ranker.choose(candidates, matrix)[0], "implicit", "ranker")
     return examples
 
