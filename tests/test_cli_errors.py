@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,40 +12,16 @@ from corpus import schema, shards
 from corpus.attribution.types import BookAttribution
 from corpus.cli import main
 from corpus.persona_shards import write_book
+from tests.cli_runner import assert_one_line_error, run_main
 from tests.attribute_fixtures import HARBOUR, harbour_attribution, harbour_text, write_fetched_book
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@dataclass
-class Outcome:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 @pytest.fixture()
 def corpus(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
     """Run the `corpus` entry point in this process (as the console script does) and capture its output."""
-
-    def run(*args: object) -> Outcome:
-        monkeypatch.setattr(sys, "argv", ["corpus", *map(str, args)])
-        capsys.readouterr()
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        captured = capsys.readouterr()
-        return Outcome(code, captured.out, captured.err)
-
-    return run
-
-
-def assert_one_line_error(result: Outcome, fragment: str) -> None:
-    assert result.returncode != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], result.stderr
+    return lambda *args: run_main(main, ["corpus", *map(str, args)], capsys, monkeypatch)
 
 
 def test_a_real_process_exits_1_with_one_line(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ import pytest
 from corpus.client import ClientConfig, sha256_file
 from corpus.clean import PUBLIC_DOMAIN_USA
 from corpus.fetch import FetchConfig, fetch_books, load_catalog
+from tests.cli_runner import assert_one_line_error, run_main
 from tests.gutenberg_server import GutenbergServer, gutenberg_file, write_book, write_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,42 +30,17 @@ def run_corpus(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
                           timeout=timeout, cwd=ROOT, env={**os.environ, "COLUMNS": "200"})
 
 
-@dataclass
-class Outcome:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 @pytest.fixture()
 def corpus_main(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
-    """Run the `corpus` entry point in this process (same code path as the console script, no start-up cost)."""
+    """Run the `corpus` entry point in this process."""
     from corpus.cli import main
 
-    def run(*args: str) -> Outcome:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["corpus", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        captured = capsys.readouterr()
-        return Outcome(code, captured.out, captured.err)
-
-    return run
+    return lambda *args: run_main(main, ["corpus", *args], capsys, monkeypatch)
 
 
 def fast_args(mirror: str, out: Path) -> list[str]:
     return ["--mirror", mirror, "--out", str(out), "--delay", "0", "--retries", "1", "--backoff", "0.01",
             "--timeout", "2"]
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess | Outcome, expected: str) -> None:
-    assert result.returncode != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], result.stderr
-    assert "Traceback" not in result.stderr
 
 
 def test_fetch_embedded_sample_then_rerun(tmp_path: Path) -> None:
