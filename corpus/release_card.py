@@ -101,7 +101,6 @@ def _shown(value: object) -> str:
 
 def card_metadata(release: Release) -> "DatasetCardData":
     """The YAML front matter: licence, language, tasks, size, configs (data files per split), features."""
-    import datasets
     from datasets.info import DatasetInfosDict
     from datasets.utils.metadata import MetadataConfigs
     from huggingface_hub import DatasetCardData
