@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import HTTPError as Urllib3Error, ProtocolError
+from urllib3 import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from corpus.errors import CorpusError
@@ -43,6 +44,7 @@ class ClientConfig:
     backoff_factor: float = field(default=1.0, metadata={"help": "retry n waits backoff_factor * 2**(n-1) seconds (plus jitter)"})
     backoff_jitter: float = field(default=0.5, metadata={"help": "up to this many random extra seconds per retry"})
     backoff_max: float = field(default=60.0, metadata={"help": "longest wait between retries, in seconds"})
+    retry_after_max: float = field(default=300.0, metadata={"help": "longest Retry-After wait honoured, in seconds"})
     retry_statuses: tuple[int, ...] = field(default=(429, 500, 502, 503, 504), metadata={"help": "HTTP statuses that are retried"})
     chunk_bytes: int = field(default=1 << 16, metadata={"help": "download chunk size"})
 
@@ -111,7 +113,15 @@ class GutenbergClient:
 
     def _retry(self) -> Retry:
         c = self.config
-        return Retry(
+
+        class CappedRetry(Retry):
+            """Retry that honours Retry-After up to `retry_after_max`, so one server cannot stall a fetch for hours."""
+
+            def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
+                wait = super().get_retry_after(response)
+                return None if wait is None else min(wait, c.retry_after_max)
+
+        return CappedRetry(
             total=c.retries, connect=c.retries, read=c.retries, status=c.retries, other=0,
             backoff_factor=c.backoff_factor, backoff_jitter=c.backoff_jitter, backoff_max=c.backoff_max,
             status_forcelist=c.retry_statuses, allowed_methods=frozenset({"GET", "HEAD"}),

@@ -62,6 +62,14 @@ def test_retry_after_is_honoured(site: Path, tmp_path: Path) -> None:
         assert second - first >= 0.9  # the backoff alone would wait ~0.01 s
 
 
+def test_retry_after_is_capped(site: Path, tmp_path: Path) -> None:
+    config = ClientConfig(**{**vars(FAST), "retry_after_max": 0.2})
+    with GutenbergServer(site, faults={REL: "429-once"}, retry_after=30) as server, _client(server, config) as client:
+        client.download(REL, tmp_path / "pg7.txt")
+        (first, *_), (second, *_) = server.log
+        assert 0.15 <= second - first < 5
+
+
 @pytest.mark.parametrize("fault", ["500", "truncate"])
 def test_persistent_faults_give_one_error_and_no_file(fault: str, site: Path, tmp_path: Path) -> None:
     with GutenbergServer(site, faults={REL: fault}) as server, _client(server) as client:
