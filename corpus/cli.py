@@ -23,7 +23,6 @@ from corpus.parallel import ParallelConfig
 from corpus.persona_shards import ShardConfig
 from corpus.personas import cast_table, character_lines, find_character
 from corpus.release import Release, ReleaseConfig, SplitUnit, build_release, default_release_folder
-from corpus.release import help_of as release_help
 from corpus.release_upload import check_repo_id, resolve_token, upload_release
 
 app = typer.Typer(
@@ -266,16 +265,19 @@ def release(
     repo_id: str = typer.Option(..., "--repo-id", help="Hub dataset repository, user/name"),
     dry_run: bool = typer.Option(False, "--dry-run", help="build and validate the folder locally; upload nothing"),
     out: Optional[Path] = typer.Option(None, "--out", help="release folder (default: build/release/USER__NAME)"),
-    split_by: SplitUnit = typer.Option(ReleaseConfig.split_by, "--split-by", help=release_help("split_by")),
-    seed: int = typer.Option(ReleaseConfig.seed, "--seed", help=release_help("seed")),
+    split_by: SplitUnit = typer.Option(
+        ReleaseConfig.split_by, "--split-by", help=_field_help(ReleaseConfig, "split_by")
+    ),
+    seed: int = typer.Option(ReleaseConfig.seed, "--seed", help=_field_help(ReleaseConfig, "seed")),
     assume_public_domain: list[str] = typer.Option(
-        [], "--assume-public-domain", metavar="BOOK_ID", help=release_help("assume_public_domain") + " (repeatable)"
+        [], "--assume-public-domain", metavar="BOOK_ID",
+        help=_field_help(ReleaseConfig, "assume_public_domain") + " (repeatable)",
     ),
     exclude_book: list[str] = typer.Option(
-        [], "--exclude-book", metavar="BOOK_ID", help=release_help("exclude_books") + " (repeatable)"
+        [], "--exclude-book", metavar="BOOK_ID", help=_field_help(ReleaseConfig, "exclude_books") + " (repeatable)"
     ),
     attribution_report: Optional[Path] = typer.Option(
-        None, "--attribution-report", help=release_help("attribution_report")
+        None, "--attribution-report", help=_field_help(ReleaseConfig, "attribution_report")
     ),
     private: bool = typer.Option(False, "--private", help="create the repository as private"),
     commit_message: Optional[str] = typer.Option(

@@ -103,11 +103,6 @@ class ReleaseConfig:
             raise CorpusError(f"rows per file must be at least 1, got {self.rows_per_file}")
 
 
-def help_of(name: str) -> str:
-    """The help text of ReleaseConfig field `name` (for the CLI)."""
-    return ReleaseConfig.__dataclass_fields__[name].metadata["help"]
-
-
 @dataclass
 class ReleaseTables:
     """The three tables of a release, in the shard schemas."""
