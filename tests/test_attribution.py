@@ -109,6 +109,14 @@ def test_first_person_narrator(nlp):
     assert book.attributions[1].method == "tag-narrator"
 
 
+def attribute_exchange(nlp, ranker):
+    """Two tagged greetings, then two untagged lines for the ranker to decide."""
+    text = ('"Good morning," said Elizabeth.\n\n"Good morning," said Mr. Darcy.\n\n'
+            '"Is it not fine?"\n\n"Very fine."')
+    cast = [Character(c.slug, c.name, list(c.aliases), c.gender) for c in CAST]
+    return attribute_book(text, AttributionConfig(), cast=cast, nlp=nlp, ranker=ranker)
+
+
 def test_ranker_learns_the_informative_feature_and_reranks(nlp):
     rng = np.random.default_rng(0)
     examples = []
@@ -120,10 +128,7 @@ def test_ranker_learns_the_informative_feature_and_reranks(nlp):
         examples.append((matrix, gold))
     ranker = fit_ranker(examples)
     assert ranker.weights[COLUMNS.index("all:prev2_speaker")] == max(ranker.weights)
-    text = ('"Good morning," said Elizabeth.\n\n"Good morning," said Mr. Darcy.\n\n'
-            '"Is it not fine?"\n\n"Very fine."')
-    cast = [Character(c.slug, c.name, list(c.aliases), c.gender) for c in CAST]
-    book = attribute_book(text, AttributionConfig(), cast=cast, nlp=nlp, ranker=ranker)
+    book = attribute_exchange(nlp, ranker)
     assert [a.speaker for a in book.attributions] == ["elizabeth-bennet", "mr-darcy", "elizabeth-bennet", "mr-darcy"]
     assert book.attributions[2].method.startswith("ranker-")
 
@@ -168,10 +173,7 @@ def test_two_pass_ranker_round_trips_and_decodes(nlp, tmp_path):
     Ranker(weights, refine).save(path)
     loaded = Ranker.load(path)
     assert np.array_equal(loaded.weights, weights) and np.array_equal(loaded.refine, refine)
-    text = ('"Good morning," said Elizabeth.\n\n"Good morning," said Mr. Darcy.\n\n'
-            '"Is it not fine?"\n\n"Very fine."')
-    cast = [Character(c.slug, c.name, list(c.aliases), c.gender) for c in CAST]
-    book = attribute_book(text, AttributionConfig(), cast=cast, nlp=nlp, ranker=loaded)
+    book = attribute_exchange(nlp, loaded)
     assert [a.speaker for a in book.attributions] == ["elizabeth-bennet", "mr-darcy", "elizabeth-bennet", "mr-darcy"]
     assert book.attributions[2].method.endswith("-parity")
     path.write_text('{"weights": {}}')
