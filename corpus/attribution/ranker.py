@@ -37,7 +37,7 @@ FEATURES = (
 CONTEXTS = ("no-tag", "pronoun-tag", "nominal-tag")
 COLUMNS = tuple(f"{c}:{f}" for c in ("all", *CONTEXTS) for f in FEATURES)
 MAX_CANDIDATES = 12
-FIT_L2, FIT_STEPS, FIT_LEARNING_RATE = 1e-4, 2000, 2.0  # chosen on held-out novels (converged, ~+0.5 pt)
+FIT_L2, FIT_ITERATIONS = 1e-4, 30  # L2 chosen on held-out novels; Newton converges in about ten iterations
 PARITY_NEAR = 2  # turns from the nearest anchor within which alternation agreement marks the method
 CONFIDENCE_BINS = (0.97, 0.93, 0.85, 0.75, 0.6, 0.45, 0.3)  # method suffix by the ranker's own probability
 
@@ -204,9 +204,9 @@ def training_examples(ctx: BookContext, anchors: dict[int, str], parity: dict[in
     return examples
 
 
-def fit_ranker(examples: list[tuple[np.ndarray, int]], l2: float = FIT_L2, steps: int = FIT_STEPS,
-               lr: float = FIT_LEARNING_RATE) -> Ranker:
-    """Conditional-logit weights by full-batch gradient descent on the mean negative log-likelihood."""
+def fit_ranker(examples: list[tuple[np.ndarray, int]], l2: float = FIT_L2, iterations: int = FIT_ITERATIONS) -> Ranker:
+    """Conditional-logit weights minimising the mean negative log-likelihood plus L2, by Newton's
+    method (the objective is convex; a few iterations converge, with step halving as a safeguard)."""
     n, width = len(examples), max((len(m) for m, _ in examples), default=1)
     features = np.zeros((n, width, len(COLUMNS)))
     mask = np.full((n, width), -np.inf)
@@ -214,12 +214,34 @@ def fit_ranker(examples: list[tuple[np.ndarray, int]], l2: float = FIT_L2, steps
         features[i, : len(matrix)] = matrix
         mask[i, : len(matrix)] = 0.0
     gold = np.array([g for _, g in examples], dtype=int)
-    weights = np.zeros(len(COLUMNS))
-    for _ in range(steps):
+    observed = features[np.arange(n), gold].sum(axis=0) / max(n, 1)
+
+    def loss_and_probs(weights: np.ndarray) -> tuple[float, np.ndarray]:
         scores = features @ weights + mask
-        probs = np.exp(scores - scores.max(axis=1, keepdims=True))
-        probs /= probs.sum(axis=1, keepdims=True)
-        expected = np.einsum("nc,ncf->f", probs, features)
-        observed = features[np.arange(n), gold].sum(axis=0)
-        weights -= lr * ((expected - observed) / max(n, 1) + l2 * weights)
+        top = scores.max(axis=1, keepdims=True)
+        log_norm = top[:, 0] + np.log(np.exp(scores - top).sum(axis=1))
+        probs = np.exp(scores - log_norm[:, None])
+        nll = float((log_norm - scores[np.arange(n), gold]).sum()) / max(n, 1)
+        return nll + 0.5 * l2 * float(weights @ weights), probs
+
+    weights = np.zeros(len(COLUMNS))
+    loss, probs = loss_and_probs(weights)
+    for _ in range(iterations):
+        expected = np.einsum("nc,ncf->nf", probs, features)
+        gradient = expected.sum(axis=0) / max(n, 1) - observed + l2 * weights
+        weighted = (features * np.sqrt(probs)[:, :, None]).reshape(-1, len(COLUMNS))
+        hessian = (weighted.T @ weighted - expected.T @ expected) / max(n, 1)
+        step = np.linalg.solve(hessian + l2 * np.eye(len(COLUMNS)), gradient)
+        scale = 1.0
+        while scale > 1e-4:
+            new_loss, new_probs = loss_and_probs(weights - scale * step)
+            if new_loss <= loss:
+                break
+            scale /= 2
+        else:
+            break
+        weights, converged = weights - scale * step, loss - new_loss < 1e-10
+        loss, probs = new_loss, new_probs
+        if converged:
+            break
     return Ranker(weights)
