@@ -7,6 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from corpus.errors import CorpusError
 
@@ -137,6 +138,10 @@ class _Name:
 GIVEN_NAME_TITLES = {"Uncle", "Aunt"}
 DESCRIPTORS = {"Old", "Young", "Poor", "Dear"}  # words before a name that are not a given name
 MIN_DESCRIPTION_COUNT = 5  # "the Hatter" must recur this often to count as a name
+MIN_DESCRIPTION_TAGS = 2  # ... and speak in this many speech tags ("the English", "the Marabar" do not)
+MIN_TOGETHER, MIN_TOGETHER_SHARE = 3, 0.1  # paragraphs shared by two names of two people (see co_mentions)
+MIN_MR_COUNT = 3  # rarer "Mr. X" forms are a relative in passing ("Mr. Quested" beside Adela Quested)
+SURNAME_TITLES = {"Mr", "Mrs", "Ms"}  # titles followed by a surname (not "Miss Anne", "Sir Thomas")
 NAME_PARTICLES = {"de", "van", "von", "der", "da", "di", "du", "la", "le", "d'"}
 
 
@@ -171,11 +176,41 @@ def _cluster_gender(cluster: list[_Name]) -> str | None:
     return next((n.gender for n in cluster if n.gender), None)
 
 
-def _join_target(name: _Name, clusters: list[list[_Name]], one_gender_surnames: set[str]) -> list[_Name] | None:
+Together = Callable[[str, str], bool]
+
+
+def _never_together(a: str, b: str) -> bool:
+    return False
+
+
+def co_mentions(text: str) -> Together:
+    """Whether two names share at least MIN_TOGETHER paragraphs and MIN_TOGETHER_SHARE of the
+    first's paragraphs: then they are two people ("Mr. Emerson" and his son "George")."""
+    paragraphs = re.split(r"\n\s*\n", text)
+
+    def together(a: str, b: str) -> bool:
+        first = re.compile(r"(?<!\w)" + r"\.?\s+".join(map(re.escape, a.replace(".", "").split())) + r"(?!\w)")
+        second = re.compile(rf"(?<!\w){re.escape(b)}(?!\w)")
+        with_first = [p for p in paragraphs if first.search(p)]
+        both = sum(1 for p in with_first if second.search(p))
+        return both >= max(MIN_TOGETHER, MIN_TOGETHER_SHARE * len(with_first))
+
+    return together
+
+
+def _seen_together(name: _Name, cluster: list[_Name], together: Together) -> bool:
+    """Whether the name is often mentioned with a given name of the cluster (then they are two people)."""
+    return any(n.given and together(name.text, n.given) for n in cluster)
+
+
+def _join_target(name: _Name, clusters: list[list[_Name]], one_gender_surnames: set[str],
+                 together: Together = _never_together) -> list[_Name] | None:
     """The one cluster a name belongs to, or None (then it starts its own).
 
     `one_gender_surnames`: surnames whose titled forms ("Mr. X", "Uncle X") all carry one gender, so
-    such a form may join the one full name with that surname ("Mr. Marley" -> "Jacob Marley").
+    such a form may join the one full name with that surname ("Mr. Marley" -> "Jacob Marley"),
+    unless it is often mentioned `together` with that name's given name ("Mr. Emerson", "George").
+    A "Mr. X" seen MIN_MR_COUNT times joins the one full name with surname X not known as a woman's.
     """
     same = [c for c in clusters if any(n.text == name.text for n in c)]
     if same:
@@ -193,6 +228,15 @@ def _join_target(name: _Name, clusters: list[list[_Name]], one_gender_surnames: 
             # a woman's title joins a full name known to be a woman's only ("Mrs. Smith" is often John Smith's wife)
             allowed = (name.gender,) if name.gender == "female" else (None, name.gender)
             match = match if len(match) == 1 and _cluster_gender(match[0]) in allowed else []
+            if match and _seen_together(name, match[0], together):
+                return None
+        if not match and name.gender == "male" and name.title in SURNAME_TITLES and name.count >= MIN_MR_COUNT:
+            # "Mr. Denham" joins the one full name "Ralph Denham" not known as a woman's, though
+            # there is a "Mrs. Denham"
+            match = [c for c in clusters if any(n.given and n.surname == name.surname for n in c)
+                     and _cluster_gender(c) != "female"]
+            if len(match) == 1 and _seen_together(name, match[0], together):
+                return None
         if not match and name.title in GIVEN_NAME_TITLES:  # "Uncle Reggie" joins "Reggie St Cloud"
             match = [c for c in clusters if any(n.given and n.surname and n.given == name.surname for n in c)]
     else:  # a bare word: a given name (or diminutive), else a surname used alone
@@ -204,14 +248,17 @@ def _join_target(name: _Name, clusters: list[list[_Name]], one_gender_surnames: 
                      and _cluster_gender(c) != "female"]
             if len(match) > 1:  # a bare surname is the family's most mentioned man
                 match = [max(match, key=lambda c: sum(n.count for n in c))]
-        if not match:  # ... or the family's only member ("Bartlett" is Miss Bartlett; not always right)
-            match = [c for c in clusters if any(n.surname == name.given for n in c)]
+        if not match:  # ... or the family's only member ("Bartlett" is Miss Bartlett), unless the bare
+            # surname is the more frequent ("Fezziwig" is not Mrs. Fezziwig but her husband)
+            match = [c for c in clusters if any(n.surname == name.given for n in c)
+                     and sum(n.count for n in c) >= name.count]
         if not match:  # "Ghost" joins "the Ghost"
             match = [c for c in clusters if any(n.text == "the " + name.given for n in c)]
     return match[0] if len(match) == 1 else None
 
 
-def cluster_names(counts: dict[str, int]) -> list[tuple[str, list[str], str | None, int]]:
+def cluster_names(counts: dict[str, int], together: Together = _never_together
+                  ) -> list[tuple[str, list[str], str | None, int]]:
     """Cluster surface names into (main name, aliases, gender, count) entries, most mentioned first.
 
     Full names anchor clusters; "Mr. X", "Mrs. X", "Miss X" stay apart (they are different people
@@ -219,7 +266,8 @@ def cluster_names(counts: dict[str, int]) -> list[tuple[str, list[str], str | No
     with surname X ("Mr. Marley" -> "Jacob Marley"); "Lady Catherine" joins "Lady Catherine de
     Bourgh", "Uncle Reggie" the one full name with given name Reggie; a bare given name (or
     diminutive) joins the one cluster with that given name, a bare surname the family's most
-    mentioned man, a bare "Ghost" the description "the Ghost".
+    mentioned man, a bare "Ghost" the description "the Ghost". `together` tells names of two people
+    apart (see `co_mentions`).
     """
     names: dict[str, _Name] = {}
     for text, count in counts.items():
@@ -241,7 +289,7 @@ def cluster_names(counts: dict[str, int]) -> list[tuple[str, list[str], str | No
         return 0 if name.given and name.surname else 1 if name.surname else 2 if name.given is None else 3
 
     for name in sorted(names.values(), key=lambda n: (phase(n), -n.count)):
-        target = _join_target(name, clusters, one_gender)
+        target = _join_target(name, clusters, one_gender, together)
         if target is None:
             clusters.append([name])
         else:
@@ -278,15 +326,156 @@ def capitalised_descriptions(text: str) -> dict[str, int]:
     return counts
 
 
+SENTENCE_END = tuple('.!?"\u201c\u201d\u2018\u2019\':;([')  # a word after these may be capitalised for its position
+LOWERCASE_RATIO = 2  # a word written lowercase over this many times as often as capitalised mid-sentence is no name
+PLACE_WORDS = {"in", "at", "to", "from", "near", "into", "towards", "toward", "reach", "reached", "leave", "left",
+               "through", "past", "round"}  # words before a place name ("at Hetton", "to Bath", "in the Rue")
+MIN_PLACE_COUNT = 2  # rarer names are not checked (discovery drops most of them anyway)
+PLACE_SHARE = 0.3  # names after PLACE_WORDS this often are places (people: at most 0.16 on PDNC)
+
+
+@dataclass
+class WordStats:
+    """Per word of a text: lowercase count, mid-sentence capitalised count (or after a title), and
+    count before "'t" in any case ("Didn't", "don't", "didn t" where the apostrophe was lost)."""
+
+    lower: dict[str, int] = field(default_factory=dict)
+    capital: dict[str, int] = field(default_factory=dict)
+    negated: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, text: str) -> WordStats:
+        stats = cls()
+        previous = "."
+        tokens = text.split()
+        for i, token in enumerate(tokens):
+            word = re.match(r"[^A-Za-z]*([A-Za-z]+)(['\u2019]t\b)?", token)
+            if word:
+                w = word.group(1)
+                if word.group(2) or word.end() == len(token) and tokens[i + 1:i + 2] == ["t"]:  # "didn t"
+                    stats.negated[w.lower()] = stats.negated.get(w.lower(), 0) + 1
+                if w.islower():
+                    stats.lower[w] = stats.lower.get(w, 0) + 1
+                elif w[0].isupper() and (not previous.endswith(SENTENCE_END) or previous.rstrip(".") in TITLES):
+                    stats.capital[w] = stats.capital.get(w, 0) + 1
+            previous = token
+        return stats
+
+    def is_contraction(self, word: str) -> bool:
+        """Whether a word is mostly the stem of a negation ("Didn", "Don")."""
+        uses = self.lower.get(word.lower(), 0) + self.capital.get(word, 0)
+        return self.negated.get(word.lower(), 0) * 2 > uses
+
+    def is_name_word(self, word: str) -> bool:
+        """Whether a word is written like a name: rarely lowercase ("Gives", "Didn", "Nature" are not)."""
+        return (len(word) > 1 and word[0].isupper()
+                and self.lower.get(word.lower(), 0) <= LOWERCASE_RATIO * self.capital.get(word, 0))
+
+
+def places(names: list[str], text: str) -> set[str]:
+    """The untitled names that follow PLACE_WORDS in at least PLACE_SHARE of their occurrences."""
+    names = [n for n in names if n.split()[0].rstrip(".") not in TITLES]
+    if not names:
+        return set()
+    alternatives = "|".join(r"\s+".join(map(re.escape, n.split())) for n in sorted(names, key=len, reverse=True))
+    seen: dict[str, list[int]] = {}
+    for m in re.finditer(rf"(?:\b(\w+)\s+)?(?<![\w.-])({alternatives})(?!\w)", text):
+        tally = seen.setdefault(" ".join(m.group(2).split()), [0, 0])
+        tally[0] += (m.group(1) or "").lower() in PLACE_WORDS
+        tally[1] += 1
+    return {n for n, (placed, total) in seen.items() if placed >= PLACE_SHARE * total}
+
+
+def _trim_name(name: str, stats: WordStats) -> str:
+    """A PERSON text without its edge words that are not names ("Holmes Gives" -> "Holmes",
+    "Hitherto Gino" -> "Gino"); "" when no name word is left. Titles and particles stay; a single
+    word stays unless it is a negation stem ("Nanny" may be written "nanny" as often as not)."""
+    words = name.split()
+    if len(words) == 1:
+        return "" if stats.is_contraction(name) else name
+    keep = [w in TITLES or w.rstrip(".") in TITLES or w in NAME_PARTICLES
+            or stats.is_name_word(re.sub(r"['\u2019]s$|[^A-Za-z'-]", "", w)) for w in words]
+    first = next((i for i, k in enumerate(keep) if k), len(words))
+    last = next((i for i in range(len(words) - 1, -1, -1) if keep[i]), -1)
+    words = words[first:last + 1]
+    while words and words[-1].rstrip(".") in TITLES:  # nothing left after the title
+        words.pop()
+    return " ".join(words)
+
+
+def _is_plural_family(name: str, count: int, last_words: dict[str, int]) -> bool:
+    """"the Emersons", "Miss Musgroves": a family, not one character, where the singular surname is
+    the more frequent (but "Jane Andrews" may be one, and "Mrs. Braddocks" a misspelt one)."""
+    *before, last = name.split()
+    last = last.rstrip("'\u2019")
+    plain = all(w.lower() == "the" or w.rstrip(".") in TITLES for w in before)
+    return plain and last.endswith("s") and last_words.get(last[:-1], 0) > count
+
+
+def _run_together(name: str, given_names: set[str], surnames: set[str], names: set[str]) -> bool:
+    """Two names run together in one PERSON text ("Brenda John", "Mr. Elliot Anne", "Rushworth Maria
+    Bertram"): the last of two or more untitled words is only a given name, or a surname comes
+    before another full name."""
+    words = [w for w in name.split() if w.rstrip(".") not in TITLES]
+    return (len(words) > 1 and words[-1] in given_names - surnames
+            or len(words) > 2 and words[0] in surnames and " ".join(words[1:]) in names)
+
+
+def clean_names(counts: dict[str, int], stats: WordStats, text: str) -> dict[str, int]:
+    """Name counts with non-name edge words trimmed, and names run together, places and family
+    plurals dropped."""
+    cleaned: dict[str, int] = {}
+    for name, count in counts.items():
+        trimmed = name if name.lower().startswith("the ") else _trim_name(name, stats)
+        if trimmed:
+            cleaned[trimmed] = cleaned.get(trimmed, 0) + count
+    last_words: dict[str, int] = {}
+    for name, count in cleaned.items():
+        last_words[name.split()[-1]] = last_words.get(name.split()[-1], 0) + count
+    given_names = {n.split()[0] for n in cleaned
+                   if len(n.split()) > 1 and n.split()[0].rstrip(".") not in TITLES and not n.startswith("the ")}
+    surnames = {n.split()[-1] for n in cleaned if n.split()[0].rstrip(".") in SURNAME_TITLES}
+    dropped = places([n for n, c in cleaned.items() if c >= MIN_PLACE_COUNT], text)
+    dropped |= {n for n in cleaned if _run_together(n, given_names, surnames, set(cleaned))}
+    return {n: c for n, c in cleaned.items() if not _is_plural_family(n, c, last_words) and n not in dropped}
+
+
+SPEECH_VERBS = "said|says|asked|replied|answered|cried|exclaimed|continued|added|whispered|shouted|called"
+TAGGED_NAME = re.compile(  # a whole word: not "Th" of a mangled "Th?r?se"
+    rf"\b(?:{SPEECH_VERBS}) ([A-Z][a-z]+)(?![\w'\u2019]|\?\w)|(?<![^\s\"\u201c])([A-Z][a-z]+) (?:{SPEECH_VERBS})\b")
+MIN_TAG_COUNT = 3  # a word must name the speaker of this many speech tags ("said Montoya")
+
+
+def tagged_names(text: str, stats: WordStats) -> dict[str, int]:
+    """Single words that name speakers in speech tags ("said Montoya", "Edna said") at least
+    MIN_TAG_COUNT times, with their mid-sentence capitalised counts (spaCy misses some names)."""
+    tags: dict[str, int] = {}
+    for m in TAGGED_NAME.finditer(text):
+        word = m.group(1) or m.group(2)
+        tags[word] = tags.get(word, 0) + 1
+    return {w: max(n, stats.capital.get(w, 0)) for w, n in tags.items()
+            if n >= MIN_TAG_COUNT and w not in TITLES and w not in NOT_NAMES and stats.is_name_word(w)}
+
+
+def speech_tags(description: str, text: str) -> int:
+    """Speech tags naming a description as the speaker ("said the Hatter", "the Hatter replied")."""
+    words = re.escape(description[4:])
+    return len(re.findall(rf"\b(?:{SPEECH_VERBS}) the {words}\b|\b[Tt]he {words},? (?:{SPEECH_VERBS})\b", text))
+
+
 def discover_characters(
     person_mentions: dict[str, int], text: str, min_mentions: int, max_characters: int
 ) -> list[Character]:
-    """Characters from PERSON mention counts plus honorific names found in the text."""
+    """Characters from PERSON mention counts plus honorific names, speech-tag names and speaking
+    descriptions found in the text, cleaned (see `clean_names`) and clustered (see `cluster_names`)."""
+    stats = WordStats.of(text)
     counts = dict(person_mentions)
     for name, count in honorific_names(text).items():
         counts[name] = max(counts.get(name, 0), count)
+    for name, count in tagged_names(text, stats).items():
+        counts[name] = max(counts.get(name, 0), count)
     for name, count in capitalised_descriptions(text).items():
-        if count >= MIN_DESCRIPTION_COUNT:
+        if count >= MIN_DESCRIPTION_COUNT and speech_tags(name, text) >= MIN_DESCRIPTION_TAGS:
             counts[name] = max(counts.get(name, 0), count)
-    entries = [e for e in cluster_names(counts) if e[3] >= min_mentions][:max_characters]
-    return make_cast(entries)
+    clusters = cluster_names(clean_names(counts, stats, text), co_mentions(text))
+    return make_cast([e for e in clusters if e[3] >= min_mentions][:max_characters])

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from corpus.characters import Character, cluster_names, discover_characters, read_cast_csv, slugify, unique_slugs
+from corpus.characters import (
+    Character,
+    WordStats,
+    clean_names,
+    cluster_names,
+    co_mentions,
+    discover_characters,
+    read_cast_csv,
+    slugify,
+    unique_slugs,
+)
 from corpus.errors import CorpusError
 
 
@@ -39,7 +49,7 @@ def test_titled_surnames_join_the_one_full_name_of_one_gender():
         "the Ghost": 81, "Ghost": 10,
         "Mrs. Dilber": 5, "Dilber": 5, "John Smith": 3, "Mrs. Smith": 4, "Muriel Stacy": 2, "Miss Stacy": 9,
         "Reggie St Cloud": 5, "Uncle Reggie": 5, "Tom Bertram": 9, "Thomas Bertram": 2, "Sir Thomas": 40,
-        # Bingley has a Mr. and a Miss: neither joins the full name, which could be either's
+        # Bingley has a Mr. and a Miss: the Mr. joins the one full name, the Miss does not
         "Charles Bingley": 2, "Mr. Bingley": 50, "Miss Bingley": 40,
     })
     assert found["Ebenezer Scrooge"] == {"Ebenezer Scrooge", "Scrooge", "Mr. Scrooge", "Uncle Scrooge",
@@ -51,8 +61,46 @@ def test_titled_surnames_join_the_one_full_name_of_one_gender():
     assert found["the Ghost"] == {"the Ghost", "Ghost"}
     assert found["Reggie St Cloud"] == {"Reggie St Cloud", "Uncle Reggie"}
     assert found["Sir Thomas"] == {"Sir Thomas"}  # the father, not Tom
-    assert found["Mr. Bingley"] == {"Mr. Bingley"} and found["Miss Bingley"] == {"Miss Bingley"}
-    assert found["Charles Bingley"] == {"Charles Bingley"}
+    assert found["Charles Bingley"] == {"Charles Bingley", "Mr. Bingley"}
+    assert found["Miss Bingley"] == {"Miss Bingley"}
+
+
+def test_mr_stays_apart_from_a_full_name_whose_given_name_he_is_often_seen_with():
+    text = "\n\n".join(["Mr. Emerson looked at George."] * 4 + ["Mr. Emerson sat."] * 4)
+    found = {main: {main, *aliases} for main, aliases, _, _ in
+             cluster_names({"George Emerson": 5, "Mr. Emerson": 8, "George": 20}, co_mentions(text))}
+    assert found["George Emerson"] == {"George Emerson", "George"} and found["Mr. Emerson"] == {"Mr. Emerson"}
+
+
+def test_mr_joins_the_one_full_name_though_there_is_a_mrs_but_not_when_rare():
+    found = clusters({"Ralph Denham": 20, "Mr. Denham": 10, "Mrs. Denham": 5, "Adela Quested": 20,
+                      "Mr. Quested": 2, "Miss Quested": 100})
+    assert found["Ralph Denham"] == {"Ralph Denham", "Mr. Denham"} and found["Mrs. Denham"] == {"Mrs. Denham"}
+    assert found["Adela Quested"] == {"Adela Quested"}
+
+
+def test_a_bare_surname_more_frequent_than_the_family_member_is_someone_else():
+    found = clusters({"Old Fezziwig": 8, "Fezziwig": 12, "Mrs. Fezziwig": 4, "Miss Bartlett": 50, "Bartlett": 5})
+    assert found["Fezziwig"] == {"Fezziwig"} and found["Mrs. Fezziwig"] == {"Mrs. Fezziwig"}
+    assert found["Miss Bartlett"] == {"Miss Bartlett", "Bartlett"}
+
+
+def test_person_texts_are_cleaned_of_non_names_run_together_names_places_and_families():
+    text = ("It gives me joy, it gives. At Hetton he rests; to Hetton he rides; from Hetton he went. "
+            "Brenda met Mr. Emerson. Brenda saw Hetton. ") * 3
+    counts = {"Holmes Gives": 2, "Holmes": 5, "Brenda John": 1, "John Beaver": 4, "Brenda": 9, "Hetton": 9,
+              "the Emersons": 4, "Mr. Emerson": 8, "Rushworth Maria Bertram": 1, "Maria Bertram": 5,
+              "Mr. Rushworth": 6}
+    assert clean_names(counts, WordStats.of(text), text) == {
+        "Holmes": 7, "John Beaver": 4, "Brenda": 9, "Mr. Emerson": 8, "Maria Bertram": 5, "Mr. Rushworth": 6}
+
+
+def test_discovery_adds_speech_tag_names_and_descriptions_that_speak():
+    text = ('"Yes," said Montoya. "No," Montoya said. "Well," said Montoya. ' * 2
+            + "They saw the English and the English and the English and the English and the English. "
+            + '"Off," said the Queen, and the Queen, and the Queen, and the Queen, and the Queen said so. ')
+    names = {c.name for c in discover_characters({}, text, min_mentions=2, max_characters=10)}
+    assert names == {"Montoya", "the Queen"}
 
 
 def test_gender_from_titles():

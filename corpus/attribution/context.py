@@ -46,7 +46,7 @@ class BookContext:
             for p in {self.paragraph_of(s) for s, _ in q.parts}:
                 self.paragraph_quotes.setdefault(p, []).append(i)
         self.guesses = [None] * len(self.quotations)
-        self._epithets: dict[str, dict[str, int]] = {}
+        self._epithets: dict[str, list[tuple[int, str]]] = {}  # head -> (offset, nearest character)
 
     def paragraph_of(self, offset: int) -> int:
         return max(bisect.bisect_right(self._paragraph_starts, offset) - 1, 0)
@@ -70,11 +70,12 @@ class BookContext:
                 return m
         return None
 
-    def epithet_owners(self, head: str) -> dict[str, int]:
+    def epithet_owners(self, head: str, before: int | None = None, window: int | None = None) -> dict[str, int]:
         """How often each character is named within EPITHET_WINDOW characters of the word `head`
-        ("Mr. Bumble, the beadle"): who a descriptive speech tag ("said the beadle") likely means."""
+        ("Mr. Bumble, the beadle"): who a descriptive speech tag ("said the beadle") likely means.
+        With `before` and `window`, only occurrences in the `window` characters before `before` count."""
         if head not in self._epithets:
-            counts: dict[str, int] = {}
+            found = []
             for match in re.finditer(rf"\b{re.escape(head)}\b", self.text, flags=re.IGNORECASE):
                 if self.in_quote(match.start()):
                     continue
@@ -82,9 +83,13 @@ class BookContext:
                 near = [m for m in near if not m.in_quote]
                 if near:
                     closest = min(near, key=lambda m: min(abs(m.start - match.end()), abs(match.start() - m.end)))
-                    counts[closest.slug] = counts.get(closest.slug, 0) + 1
-            self._epithets[head] = counts
-        return self._epithets[head]
+                    found.append((match.start(), closest.slug))
+            self._epithets[head] = found
+        counts: dict[str, int] = {}
+        for offset, slug in self._epithets[head]:
+            if before is None or before - (window or before) <= offset < before:
+                counts[slug] = counts.get(slug, 0) + 1
+        return counts
 
     def narration_tokens(self, paragraph: int) -> list:
         """The paragraph's tokens outside quotation marks."""

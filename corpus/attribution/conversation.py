@@ -9,6 +9,18 @@ from corpus.attribution.context import BookContext, Guess
 
 VOCATIVE_BEFORE = re.compile(r"(^|[,;:!?\u2014-]|\b(?:dear|my|oh|o|ah|well|yes|no))\s*$", re.IGNORECASE)
 VOCATIVE_AFTER = re.compile(r"^\s*([,!?.;:\u2014-]|$)")
+# Forms of address that tell the addressee's gender without a name ("Yes, ma'am." / "..., my boy?").
+GENDERED_ADDRESS = {
+    "female": ("ma'am", "ma’am", "madam", "madame", "mademoiselle", "miss", "my lady", "your ladyship", "mamma",
+               "mama", "mother", "aunt", "my girl", "my dear girl", "sister", "mrs"),
+    "male": ("sir", "my lord", "your lordship", "monsieur", "signor", "papa", "father", "uncle", "my boy", "my lad",
+             "old man", "old fellow", "old chap", "my dear fellow", "brother", "mister", "master"),
+}
+_ADDRESS = re.compile(
+    r"(?:^|[,;:!?\u2014-]|\b(?:dear|oh|o|ah|well|yes|no|thank you|thanks))\s*\b("
+    + "|".join(re.escape(w) for ws in GENDERED_ADDRESS.values() for w in sorted(ws, key=len, reverse=True))
+    + r")\s*(?:[,!?.;:\u2014-]|$)", re.IGNORECASE)
+_ADDRESS_GENDER = {w: g for g, ws in GENDERED_ADDRESS.items() for w in ws}
 
 
 def vocatives(ctx: BookContext, qi: int) -> list[str]:
@@ -21,6 +33,14 @@ def vocatives(ctx: BookContext, qi: int) -> list[str]:
             if VOCATIVE_BEFORE.search(before) and VOCATIVE_AFTER.match(after):
                 found.setdefault(m.slug, None)
     return list(found)
+
+
+def addressed_gender(ctx: BookContext, qi: int) -> str | None:
+    """The gender a quotation's unnamed forms of address give its addressee ("No, sir." -> male);
+    None when there are none or they disagree."""
+    genders = {_ADDRESS_GENDER[m.group(1).lower()] for start, end in ctx.quotations[qi].parts
+               for m in _ADDRESS.finditer(ctx.text, start, end)}
+    return genders.pop() if len(genders) == 1 else None
 
 
 def in_conversation(ctx: BookContext, earlier: int, later: int, max_gap: int) -> bool:

@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from corpus.attribution.context import BookContext, Guess
-from corpus.attribution.conversation import in_conversation, vocatives
-from corpus.attribution.tags import Tag, find_tag, resolve_anaphor
+from corpus.attribution.conversation import addressed_gender, in_conversation, vocatives
+from corpus.attribution.mentions import SUBJECT_PRONOUNS
+from corpus.attribution.tags import SUBJECT_DEPS, Tag, find_tag, resolve_anaphor
 from corpus.errors import CorpusError
 
 RANKER_FILE = Path(__file__).with_name("ranker.json")
@@ -30,15 +31,20 @@ FEATURES = (
     "prev_speaker", "prev2_speaker", "next_anchor", "next2_anchor", "sieve_choice",
     "named_here", "subject_here", "recency", "salience", "same_paragraph_prev", "narrator_tag",
     "next_vocative", "prev_quoted", "epithet_share", "match_and_prev2", "match_and_named_here",
-    "prev_adjacent", "next_adjacent", "next_anchor_adjacent",
+    "prev_adjacent", "next_adjacent", "next_anchor_adjacent", "before_subject", "before_named",
+    "before_pronoun_match", "epithet_local", "exchange_anchor", "exchange_turn", "named_in_quotes",
+    "narration_far", "addressed_gender_own", "addressed_gender_prev", "addressed_gender_next",
 )
 # Each feature has a shared weight plus one per context, so that e.g. gender agreement can matter
 # more after "he said" than after a bare quotation.
 CONTEXTS = ("no-tag", "pronoun-tag", "nominal-tag")
 COLUMNS = tuple(f"{c}:{f}" for c in ("all", *CONTEXTS) for f in FEATURES)
-MAX_CANDIDATES = 12
+MAX_CANDIDATES = 16
+EXCHANGE_TURNS = 12  # turns read each way for the speakers of the current exchange
+FAR_WINDOW_PARAGRAPHS = 40  # paragraphs read back for characters named before the mention window
 FIT_L2, FIT_ITERATIONS = 1e-4, 30  # L2 chosen on held-out novels; Newton converges in about ten iterations
 PARITY_NEAR = 2  # turns from the nearest anchor within which alternation agreement marks the method
+EPITHET_LOCAL_CHARS = 20_000  # text read back for the characters a descriptive tag ("said the gentleman") meant lately
 CONFIDENCE_BINS = (0.97, 0.93, 0.85, 0.75, 0.6, 0.45, 0.3)  # method suffix by the ranker's own probability
 
 
@@ -68,10 +74,14 @@ class Ranker:
             data["refine"] = dict(zip(COLUMNS, map(float, self.refine)))
         path.write_text(json.dumps(data, indent=1) + "\n")
 
-    def choose(self, candidates: list[str], matrix: np.ndarray, weights: np.ndarray | None = None) -> tuple[str, float]:
+    def probabilities(self, matrix: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """Softmax over the candidates (rows of `matrix`)."""
         scores = matrix @ (self.weights if weights is None else weights)
         probs = np.exp(scores - scores.max())
-        probs /= probs.sum()
+        return probs / probs.sum()
+
+    def choose(self, candidates: list[str], matrix: np.ndarray, weights: np.ndarray | None = None) -> tuple[str, float]:
+        probs = self.probabilities(matrix, weights)
         best = int(np.argmax(probs))
         return candidates[best], float(probs[best])
 
@@ -102,9 +112,14 @@ def candidates_and_features(ctx: BookContext, qi: int, anchors: dict[int, str],
         epithets = ctx.epithet_owners(tag.head)
     if tag is not None and tag.kind in ("pronoun", "nominal"):
         resolved = resolve_anaphor(ctx, tag, qi, own_voc, tag.verb_text, config.mention_window_paragraphs)
+    exchange = _exchange_speakers(ctx, qi, anchors, config.turn_max_gap)
+    far_start = ctx.paragraphs[max(paragraph - FAR_WINDOW_PARAGRAPHS, 0)][0]
+    far = [m for m in ctx.mentions_between(far_start, window_start) if not m.in_quote]
+    in_quotes = [m.slug for m in reversed(ctx.mentions_between(far_start, q.start)) if m.in_quote]
     pool: dict[str, None] = {}
     for slug in [guess(qi), parity[0], resolved, guess(qi - 1), guess(qi - 2), *prev_voc, *next_voc,
-                 anchors.get(qi + 1), anchors.get(qi + 2), *(m.slug for m in reversed(narration))]:
+                 anchors.get(qi + 1), anchors.get(qi + 2), *(m.slug for m in reversed(narration)),
+                 *sorted(exchange, key=lambda s: exchange[s]), *(m.slug for m in reversed(far)), *in_quotes]:
         if slug and slug in ctx.index.by_slug:
             pool.setdefault(slug, None)
     candidates = list(pool)[:MAX_CANDIDATES]
@@ -115,6 +130,11 @@ def candidates_and_features(ctx: BookContext, qi: int, anchors: dict[int, str],
     prev_adjacent = guess(qi - 1) if qi > 0 and ctx.paragraph_of(ctx.quotations[qi - 1].end - 1) == paragraph - 1 else None
     next_adjacent = (guess(qi + 1) if qi + 1 < len(ctx.quotations)
                      and ctx.paragraph_of(ctx.quotations[qi + 1].start) == ctx.paragraph_of(q.end - 1) + 1 else None)
+    address_own = addressed_gender(ctx, qi)
+    address_prev = addressed_gender(ctx, qi - 1) if qi > 0 and linked(qi - 1) else None
+    address_next = addressed_gender(ctx, qi + 1) if qi + 1 < len(ctx.quotations) and linked(qi + 1) else None
+    before = _narration_before(ctx, qi)
+    local_epithets = ctx.epithet_owners(tag.head, before=q.start, window=EPITHET_LOCAL_CHARS) if epithets else {}
     rows = []
     for slug in candidates:
         gender = ctx.index.gender(slug)
@@ -149,6 +169,19 @@ def candidates_and_features(ctx: BookContext, qi: int, anchors: dict[int, str],
         f["prev_adjacent"] = float(prev_adjacent == slug)
         f["next_adjacent"] = float(next_adjacent == slug)
         f["next_anchor_adjacent"] = float(next_adjacent == slug and anchors.get(qi + 1) == slug)
+        if before is not None:
+            f["before_subject"] = float(before.subject == slug)
+            f["before_named"] = float(slug in before.named)
+            f["before_pronoun_match"] = float(before.pronoun is not None and before.pronoun == gender)
+        if gender:  # +1 agrees with being the speaker the forms of address imply, -1 disagrees
+            f["addressed_gender_own"] = (address_own is not None) * (1.0 if address_own != gender else -1.0)
+            f["addressed_gender_prev"] = (address_prev is not None) * (1.0 if address_prev == gender else -1.0)
+            f["addressed_gender_next"] = (address_next is not None) * (1.0 if address_next == gender else -1.0)
+        f["exchange_anchor"] = 1.0 / (1 + exchange[slug][0]) if slug in exchange and exchange[slug][1] else 0.0
+        f["exchange_turn"] = 1.0 / (1 + exchange[slug][0]) if slug in exchange else 0.0
+        f["named_in_quotes"] = float(slug in in_quotes)
+        f["narration_far"] = float(slug not in last_seen and any(m.slug == slug for m in far))
+        f["epithet_local"] = local_epithets.get(slug, 0) / sum(local_epithets.values()) if local_epithets else 0.0
         rows.append([f[k] for k in FEATURES])
     base = np.array(rows, dtype=float).reshape(len(candidates), len(FEATURES))
     context = 0 if tag is None or tag.kind == "name" or not tag.verb else 2 if tag.kind == "nominal" else 1
@@ -158,27 +191,124 @@ def candidates_and_features(ctx: BookContext, qi: int, anchors: dict[int, str],
     return candidates, matrix
 
 
+def _exchange_speakers(ctx: BookContext, qi: int, anchors: dict[int, str], max_gap: int) -> dict[str, tuple[int, bool]]:
+    """Speakers already decided in the exchange around quotation `qi` (up to EXCHANGE_TURNS turns each
+    way): slug -> (turns away from `qi`, whether a named tag anchors it)."""
+    found: dict[str, tuple[int, bool]] = {}
+    for step in (-1, 1):
+        i = qi
+        while 0 <= i + step < len(ctx.quotations) and abs(i + step - qi) <= EXCHANGE_TURNS and in_conversation(
+                ctx, min(i, i + step), max(i, i + step), max_gap):
+            i += step
+            guess = ctx.guesses[i]
+            if guess and guess.speaker:
+                distance, anchored = found.get(guess.speaker, (abs(i - qi), False))
+                found[guess.speaker] = (min(distance, abs(i - qi)), anchored or i in anchors)
+    return found
+
+
+@dataclass
+class NarrationBefore:
+    """The narration-only paragraph just before a quotation that opens its paragraph: who acts in it
+    ("Elizabeth looked up. / '...'" is most often Elizabeth speaking next)."""
+
+    subject: str | None  # the last cast member that is the subject of a clause
+    named: set[str]
+    pronoun: str | None  # gender of the last he/she subject
+
+
+def _narration_before(ctx: BookContext, qi: int) -> NarrationBefore | None:
+    q = ctx.quotations[qi]
+    paragraph = ctx.paragraph_of(q.start)
+    start = ctx.paragraphs[paragraph][0]
+    if paragraph == 0 or q.start > start + 1 or ctx.paragraph_quotes.get(paragraph - 1):
+        return None
+    lo, hi = ctx.paragraphs[paragraph - 1]
+    mentions = [m for m in ctx.mentions_between(lo, hi) if not m.in_quote]
+    subjects = [m.slug for m in mentions if m.subject]
+    pronouns = [t.lower_ for t in ctx.docs[paragraph - 1] if t.lower_ in SUBJECT_PRONOUNS and t.dep_ in SUBJECT_DEPS]
+    return NarrationBefore(subjects[-1] if subjects else None, {m.slug for m in mentions},
+                           SUBJECT_PRONOUNS[pronouns[-1]] if pronouns else None)
+
+
 def rerank(ctx: BookContext, ranker: Ranker, anchors: dict[int, str], parity: dict[int, tuple[str | None, int]],
            config) -> None:
-    """Replace, in text order, the sieve's guess of every non-anchor quotation by the ranker's choice;
-    then, with the refining weights, decide each once more (later turns now carry decisions too)."""
-    for weights in (ranker.weights, ranker.refine):
-        if weights is None:
+    """Replace the sieve's guess of every non-anchor quotation by the ranker's choice: a beam search in
+    text order over each exchange with the first-pass weights, then, with the refining weights, each
+    decided once more greedily (later turns now carry decisions too)."""
+    _beam_pass(ctx, ranker, anchors, parity, config)
+    if ranker.refine is None:
+        return
+    for qi in range(len(ctx.quotations)):
+        if qi in anchors:
             continue
-        for qi in range(len(ctx.quotations)):
-            if qi in anchors:
-                continue
+        candidates, matrix = candidates_and_features(ctx, qi, anchors, parity.get(qi, (None, 0)), config)
+        if candidates:
+            probs = ranker.probabilities(matrix, ranker.refine)
+            best = int(np.argmax(probs))
+            ctx.guesses[qi] = _ranked_guess(ctx, qi, candidates[best], float(probs[best]), parity)
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """One hypothesis of the beam: its newest decision and the hypothesis it extends."""
+
+    qi: int
+    guess: Guess
+    parent: "_Decision | None"
+
+
+def _beam_pass(ctx: BookContext, ranker: Ranker, anchors: dict[int, str],
+               parity: dict[int, tuple[str | None, int]], config) -> None:
+    """First pass: keep the `config.beam_width` likeliest speaker sequences of the current exchange
+    (sum of log-probabilities), each quotation read in the context of its own hypothesis; commit the
+    best when the exchange ends."""
+    beam: list[tuple[float, _Decision | None]] = [(0.0, None)]
+
+    def restore(node: _Decision | None, depth: int) -> None:
+        for _ in range(depth):
+            if node is None:
+                return
+            ctx.guesses[node.qi] = node.guess
+            node = node.parent
+
+    def commit() -> None:
+        node = max(beam, key=lambda b: b[0])[1]
+        while node is not None:
+            ctx.guesses[node.qi] = node.guess
+            node = node.parent
+
+    for qi in range(len(ctx.quotations)):
+        if qi in anchors:
+            continue
+        if qi > 0 and not in_conversation(ctx, qi - 1, qi, config.turn_max_gap):
+            commit()
+            beam = [(0.0, None)]
+        expanded: list[tuple[float, _Decision | None]] = []
+        for score, node in beam:
+            restore(node, EXCHANGE_TURNS + 2)
             candidates, matrix = candidates_and_features(ctx, qi, anchors, parity.get(qi, (None, 0)), config)
             if not candidates:
+                expanded.append((score, node))
                 continue
-            speaker, prob = ranker.choose(candidates, matrix, weights)
-            old = ctx.guesses[qi]
-            bin_ = next((b for b in CONFIDENCE_BINS if prob >= b), 0.0)
-            near_parity = parity.get(qi, (None, 0))
-            # agreeing with the A-B alternation of a nearby anchor is a separately calibrated (surer) case
-            agrees = near_parity[0] == speaker and near_parity[1] <= PARITY_NEAR
-            method = f"ranker-{bin_:.2f}" + ("-parity" if agrees else "")
-            ctx.guesses[qi] = Guess(speaker, old.quote_type if old else "implicit", method)  # later ones read it
+            probs = ranker.probabilities(matrix, ranker.weights)
+            for best in np.argsort(-probs)[: config.beam_width]:
+                guess = _ranked_guess(ctx, qi, candidates[best], float(probs[best]), parity)
+                expanded.append((score + math.log(max(float(probs[best]), 1e-12)), _Decision(qi, guess, node)))
+        beam = sorted(expanded, key=lambda b: -b[0])[: config.beam_width]
+    commit()
+
+
+def _ranked_guess(ctx: BookContext, qi: int, speaker: str, prob: float,
+                  parity: dict[int, tuple[str | None, int]]) -> Guess:
+    """The ranker's guess, its method naming its probability bin (the calibration key)."""
+    old = ctx.guesses[qi]
+    bin_ = next((b for b in CONFIDENCE_BINS if prob >= b), 0.0)
+    near_parity = parity.get(qi, (None, 0))
+    # agreeing with the A-B alternation of a nearby anchor is a separately calibrated (surer) case
+    agrees = near_parity[0] == speaker and near_parity[1] <= PARITY_NEAR
+    method = f"ranker-{bin_:.2f}" + ("-parity" if agrees else "")
+    return Guess(speaker, old.quote_type if old else "implicit", method)
 
 
 def training_examples(ctx: BookContext, anchors: dict[int, str], parity: dict[int, tuple[str | None, int]],

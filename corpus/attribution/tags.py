@@ -30,6 +30,7 @@ SPEECH_VERBS = {
     "correct", "corrected", "chime", "chimed", "put", "struck", "burst", "broke", "exclaim", "observe",
 }
 SUBJECT_DEPS = {"nsubj", "nsubjpass"}
+CONJ_DEPTH = 3  # coordinated verbs climbed for a shared subject
 INTRODUCING_PUNCTUATION = ",:;-\u2014"
 FIRST_PERSON = {"i"}
 
@@ -50,9 +51,14 @@ class Tag:
 def _subject(verb, quoted) -> object | None:
     """The verb's subject outside quotation marks: its nsubj child, else the word after it ("said Jane",
     "said the Dodger"), else None. `quoted(token)` tells whether a token is inside a quotation."""
-    for child in verb.children:
-        if child.dep_ in SUBJECT_DEPS and not quoted(child):
-            return child
+    head = verb
+    for _ in range(CONJ_DEPTH + 1):  # "Henry bowed, turned to Fanny and said": the subject of the first verb
+        for child in head.children:
+            if child.dep_ in SUBJECT_DEPS and not quoted(child):
+                return child
+        if head.dep_ != "conj" or head.head is head or head.head.pos_ not in ("VERB", "AUX"):
+            break
+        head = head.head
     doc = verb.doc
     nxt = doc[verb.i + 1] if verb.i + 1 < len(doc) else None
     if nxt is None or quoted(nxt):

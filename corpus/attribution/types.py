@@ -38,6 +38,9 @@ class AttributionConfig:
     use_ranker: bool = field(
         default=True, metadata={"help": "re-rank untagged quotations with the bundled learned ranker (if present)"}
     )
+    beam_width: int = field(
+        default=4, metadata={"help": "speaker sequences of an exchange the ranker keeps while decoding (1: greedy)"}
+    )
     mention_window_paragraphs: int = field(
         default=8, metadata={"help": "paragraphs looked back for the most recent character mention"}
     )
