@@ -36,6 +36,7 @@ class BookContext:
     quote_spans: list[tuple[int, int]] = field(default_factory=list)
     paragraph_quotes: dict[int, list[int]] = field(default_factory=dict)  # paragraph -> quotation indexes
     guesses: list[Guess | None] = field(default_factory=list)
+    tags: dict[tuple[int, int], object] = field(default_factory=dict)  # (quotation, window) -> tags.find_tag
 
     def __post_init__(self) -> None:
         self.quote_spans = sorted(p for q in self.quotations for p in q.parts)

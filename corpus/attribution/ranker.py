@@ -130,6 +130,10 @@ def candidates_and_features(ctx: BookContext, qi: int, anchors: dict[int, str],
     prev_adjacent = guess(qi - 1) if qi > 0 and ctx.paragraph_of(ctx.quotations[qi - 1].end - 1) == paragraph - 1 else None
     next_adjacent = (guess(qi + 1) if qi + 1 < len(ctx.quotations)
                      and ctx.paragraph_of(ctx.quotations[qi + 1].start) == ctx.paragraph_of(q.end - 1) + 1 else None)
+    prev_speaker = guess(qi - 1) if linked(qi - 1) else None
+    prev2_speaker = guess(qi - 2) if linked(qi - 2) else None
+    next_anchor = anchors.get(qi + 1) if linked(qi + 1) else None
+    next2_anchor = anchors.get(qi + 2) if linked(qi + 2) else None
     address_own = addressed_gender(ctx, qi)
     address_prev = addressed_gender(ctx, qi - 1) if qi > 0 and linked(qi - 1) else None
     address_next = addressed_gender(ctx, qi + 1) if qi + 1 < len(ctx.quotations) and linked(qi + 1) else None
@@ -148,10 +152,10 @@ def candidates_and_features(ctx: BookContext, qi: int, anchors: dict[int, str],
         f["prev_vocative"] = float(slug in prev_voc)
         f["own_vocative"] = float(slug in own_voc)
         f["quoted_in_own"] = float(slug in quoted)
-        f["prev_speaker"] = float(linked(qi - 1) and guess(qi - 1) == slug)
-        f["prev2_speaker"] = float(linked(qi - 2) and guess(qi - 2) == slug)
-        f["next_anchor"] = float(linked(qi + 1) and anchors.get(qi + 1) == slug)
-        f["next2_anchor"] = float(linked(qi + 2) and anchors.get(qi + 2) == slug)
+        f["prev_speaker"] = float(prev_speaker == slug)
+        f["prev2_speaker"] = float(prev2_speaker == slug)
+        f["next_anchor"] = float(next_anchor == slug)
+        f["next2_anchor"] = float(next2_anchor == slug)
         f["sieve_choice"] = float(guess(qi) == slug)
         here = [m for m in narration if m.start >= here_start and m.slug == slug]
         f["named_here"] = float(bool(here))

@@ -91,7 +91,15 @@ def _tag_of(ctx: BookContext, base: int, subject, verb: bool) -> Tag | None:
 
 
 def find_tag(ctx: BookContext, qi: int, max_chars: int) -> Tag | None:
-    """The speech tag (or, failing that, the action beat) nearest to quotation `qi` in its paragraphs."""
+    """The speech tag (or, failing that, the action beat) nearest to quotation `qi` in its paragraphs
+    (computed once per quotation; callers must not modify the returned Tag)."""
+    key = (qi, max_chars)
+    if key not in ctx.tags:
+        ctx.tags[key] = _find_tag(ctx, qi, max_chars)
+    return ctx.tags[key]
+
+
+def _find_tag(ctx: BookContext, qi: int, max_chars: int) -> Tag | None:
     quotation = ctx.quotations[qi]
     paragraphs = sorted({ctx.paragraph_of(quotation.start), ctx.paragraph_of(quotation.end - 1)})
     introduction = _introduction(ctx, paragraphs[0], quotation)
