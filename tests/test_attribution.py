@@ -179,3 +179,49 @@ def test_two_pass_ranker_round_trips_and_decodes(nlp, tmp_path):
     path.write_text('{"weights": {}}')
     with pytest.raises(CorpusError, match="corrupt ranker"):
         Ranker.load(path)
+
+
+def test_forms_of_address_give_the_addressee_gender(nlp):
+    from corpus.attribution.book import prepare_context
+    from corpus.attribution.conversation import addressed_gender
+
+    text = ('"Good morning," said Elizabeth.\n\n"Yes, sir, very fine."\n\n"No, ma\'am."\n\n'
+            '"Well, sir, and you, madam?"\n\n"Miss Bennet, good day."')
+    cast = [Character(c.slug, c.name, list(c.aliases), c.gender) for c in CAST]
+    ctx = prepare_context(text, AttributionConfig(use_ranker=False), cast, nlp)
+    assert [addressed_gender(ctx, qi) for qi in range(5)] == [None, "male", "female", None, None]
+
+
+def test_coordinated_speech_verb_takes_the_first_verbs_subject(nlp):
+    text = 'Elizabeth rose from her chair, crossed the room and said, "You are right."'
+    assert speakers(text, nlp) == [("elizabeth-bennet", "tag-name")]
+
+
+def test_speakers_of_a_long_exchange_stay_candidates(nlp):
+    from corpus.attribution.book import prepare_context, run_sieve
+    from corpus.attribution.ranker import FEATURES, candidates_and_features
+
+    lines = ['"Good morning," said Elizabeth.', '"Good morning," said Mr. Darcy.'] + [f'"Line {i}."' for i in range(10)]
+    config = AttributionConfig(use_ranker=False)
+    cast = [Character(c.slug, c.name, list(c.aliases), c.gender) for c in CAST]
+    ctx = prepare_context("\n\n".join(lines), config, cast, nlp)
+    anchors, parity = run_sieve(ctx, config)
+    candidates, matrix = candidates_and_features(ctx, 11, anchors, parity[11], config)
+    column = FEATURES.index("exchange_anchor")
+    darcy, elizabeth = candidates.index("mr-darcy"), candidates.index("elizabeth-bennet")
+    # both named only in the first two paragraphs; the sieve's alternation puts them 2 and 1 turns back
+    assert matrix[darcy, column] == pytest.approx(1 / 3) and matrix[elizabeth, column] == pytest.approx(1 / 2)
+
+
+def test_beam_and_greedy_decoding_agree_on_a_plain_exchange(nlp):
+    from dataclasses import replace
+
+    from corpus.attribution.ranker import Ranker
+
+    text = ('"Good morning," said Elizabeth.\n\n"Good morning," said Mr. Darcy.\n\n'
+            '"Is it not fine?"\n\n"Very fine."\n\n"Shall we walk?"\n\n"Gladly."')
+    ranker = Ranker.load()
+    for width in (1, 4):
+        cast = [Character(c.slug, c.name, list(c.aliases), c.gender) for c in CAST]
+        book = attribute_book(text, replace(AttributionConfig(), beam_width=width), cast=cast, nlp=nlp, ranker=ranker)
+        assert [a.speaker for a in book.attributions] == ["elizabeth-bennet", "mr-darcy"] * 3
