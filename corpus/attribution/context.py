@@ -92,6 +92,15 @@ class BookContext:
                 counts[slug] = counts.get(slug, 0) + 1
         return counts
 
+    def narration_before(self, quotation: Quotation) -> int | None:
+        """The paragraph just before a quotation that opens its own paragraph, when that paragraph has
+        no quotation (pure narration); else None."""
+        paragraph = self.paragraph_of(quotation.start)
+        opens_paragraph = quotation.start <= self.paragraphs[paragraph][0] + 1
+        if paragraph == 0 or not opens_paragraph or self.paragraph_quotes.get(paragraph - 1):
+            return None
+        return paragraph - 1
+
     def narration_tokens(self, paragraph: int) -> list:
         """The paragraph's tokens outside quotation marks."""
         base = self.paragraphs[paragraph][0]

@@ -136,8 +136,8 @@ def candidates_and_features(ctx: BookContext, qi: int, anchors: dict[int, str],
     next_anchor = anchors.get(qi + 1) if linked(qi + 1) else None
     next2_anchor = anchors.get(qi + 2) if linked(qi + 2) else None
     address_own = addressed_gender(ctx, qi)
-    address_prev = addressed_gender(ctx, qi - 1) if qi > 0 and linked(qi - 1) else None
-    address_next = addressed_gender(ctx, qi + 1) if qi + 1 < len(ctx.quotations) and linked(qi + 1) else None
+    address_prev = addressed_gender(ctx, qi - 1) if linked(qi - 1) else None
+    address_next = addressed_gender(ctx, qi + 1) if linked(qi + 1) else None
     before = _narration_before(ctx, qi)
     local_epithets = ctx.epithet_owners(tag.head, before=q.start, window=EPITHET_LOCAL_CHARS) if epithets else {}
     rows = []
@@ -225,15 +225,13 @@ class NarrationBefore:
 def _narration_before(ctx: BookContext, qi: int) -> NarrationBefore | None:
     """Who acts in the narration paragraph before quotation `qi`; None unless that paragraph has no
     quotation and `qi` opens its own paragraph."""
-    q = ctx.quotations[qi]
-    paragraph = ctx.paragraph_of(q.start)
-    start = ctx.paragraphs[paragraph][0]
-    if paragraph == 0 or q.start > start + 1 or ctx.paragraph_quotes.get(paragraph - 1):
+    paragraph = ctx.narration_before(ctx.quotations[qi])
+    if paragraph is None:
         return None
-    lo, hi = ctx.paragraphs[paragraph - 1]
+    lo, hi = ctx.paragraphs[paragraph]
     mentions = [m for m in ctx.mentions_between(lo, hi) if not m.in_quote]
     subjects = [m.slug for m in mentions if m.subject]
-    pronouns = [t.lower_ for t in ctx.docs[paragraph - 1] if t.lower_ in SUBJECT_PRONOUNS and t.dep_ in SUBJECT_DEPS]
+    pronouns = [t.lower_ for t in ctx.docs[paragraph] if t.lower_ in SUBJECT_PRONOUNS and t.dep_ in SUBJECT_DEPS]
     return NarrationBefore(subjects[-1] if subjects else None, {m.slug for m in mentions},
                            SUBJECT_PRONOUNS[pronouns[-1]] if pronouns else None)
 

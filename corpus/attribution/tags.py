@@ -102,7 +102,7 @@ def find_tag(ctx: BookContext, qi: int, max_chars: int) -> Tag | None:
 def _find_tag(ctx: BookContext, qi: int, max_chars: int) -> Tag | None:
     quotation = ctx.quotations[qi]
     paragraphs = sorted({ctx.paragraph_of(quotation.start), ctx.paragraph_of(quotation.end - 1)})
-    introduction = _introduction(ctx, paragraphs[0], quotation)
+    introduction = _introduction(ctx, quotation)
     if introduction is not None:
         return introduction
     best: tuple[float, Tag] | None = None
@@ -134,16 +134,16 @@ def _find_tag(ctx: BookContext, qi: int, max_chars: int) -> Tag | None:
     return best[1] if best else None
 
 
-def _introduction(ctx: BookContext, paragraph: int, quotation) -> Tag | None:
+def _introduction(ctx: BookContext, quotation) -> Tag | None:
     """A tag closing the narration paragraph just before a quotation that opens its own paragraph
     ("... when Elizabeth called out,<blank line>"Dear Ma'am ...")."""
-    start, _ = ctx.paragraphs[paragraph]
-    if paragraph == 0 or quotation.start > start + 1 or ctx.paragraph_quotes.get(paragraph - 1):
+    before = ctx.narration_before(quotation)
+    if before is None:
         return None
-    prev_start, prev_end = ctx.paragraphs[paragraph - 1]
+    prev_start, prev_end = ctx.paragraphs[before]
     if ctx.text[prev_end - 1] not in INTRODUCING_PUNCTUATION:
         return None
-    tokens = [t for t in ctx.docs[paragraph - 1] if t.pos_ in ("VERB", "AUX")]
+    tokens = [t for t in ctx.docs[before] if t.pos_ in ("VERB", "AUX")]
     for token in reversed(tokens[-3:]):
         subject = _subject(token, lambda t: False)
         if subject is not None:
