@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus.attribution.book import prepare_context, run_sieve  # noqa: E402
 from corpus.attribution.context import BookContext  # noqa: E402
-from corpus.attribution.ranker import RANKER_FILE, Ranker, fit_ranker, training_examples  # noqa: E402
+from corpus.attribution.ranker import RANKER_FILE, Ranker, fit_scorer, training_examples  # noqa: E402
 from corpus.attribution.types import AttributionConfig  # noqa: E402
 from corpus.pdnc import novel_folders, read_novel  # noqa: E402
 
@@ -42,10 +42,10 @@ def train(folders: list[Path], docs: dict[str, list], config: AttributionConfig)
     """Three rounds: a ranker on the sieve's context, one on the first ranker's own decisions (the
     first pass), and the refining second pass on the first pass's decisions."""
     books = [novel_context(f, docs[f.name], config) for f in folders]
-    first = fit_ranker([e for b in books for e in novel_examples(b, config)])
-    forward = fit_ranker([e for b in books for e in novel_examples(b, config, first)])
-    refine = fit_ranker([e for b in books for e in novel_examples(b, config, forward, refining=True)])
-    return Ranker(forward.weights, refine.weights)
+    first = Ranker(fit_scorer([e for b in books for e in novel_examples(b, config)]))
+    forward = fit_scorer([e for b in books for e in novel_examples(b, config, first)])
+    refine = fit_scorer([e for b in books for e in novel_examples(b, config, Ranker(forward), refining=True)])
+    return Ranker(forward, refine)
 
 
 def main(argv: list[str] | None = None) -> int:

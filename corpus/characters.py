@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -188,11 +189,16 @@ def co_mentions(text: str) -> Together:
     first's paragraphs: then they are two people ("Mr. Emerson" and his son "George")."""
     paragraphs = re.split(r"\n\s*\n", text)
 
+    @functools.cache
+    def naming(name: str, dots_optional: bool) -> frozenset[int]:
+        """The paragraphs (indexes) that mention `name` ("Mr. Emerson" also as "Mr Emerson")."""
+        words = name.replace(".", "").split() if dots_optional else [name]
+        pattern = re.compile(r"(?<!\w)" + r"\.?\s+".join(map(re.escape, words)) + r"(?!\w)")
+        return frozenset(i for i, p in enumerate(paragraphs) if pattern.search(p))
+
     def together(a: str, b: str) -> bool:
-        first = re.compile(r"(?<!\w)" + r"\.?\s+".join(map(re.escape, a.replace(".", "").split())) + r"(?!\w)")
-        second = re.compile(rf"(?<!\w){re.escape(b)}(?!\w)")
-        with_first = [p for p in paragraphs if first.search(p)]
-        both = sum(1 for p in with_first if second.search(p))
+        with_first = naming(a, True)
+        both = len(with_first & naming(b, False))
         return both >= max(MIN_TOGETHER, MIN_TOGETHER_SHARE * len(with_first))
 
     return together

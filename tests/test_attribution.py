@@ -7,7 +7,7 @@ import pytest
 
 from corpus.attribution import AttributionConfig, attribute_book
 from corpus.attribution.calibration import Calibration
-from corpus.attribution.ranker import COLUMNS, fit_ranker
+from corpus.attribution.ranker import COLUMNS, Ranker, Scorer, fit_scorer
 from corpus.characters import Character
 from corpus.errors import CorpusError
 from corpus.nlp import load_nlp
@@ -119,16 +119,20 @@ def attribute_exchange(nlp, ranker):
 
 def test_ranker_learns_the_informative_feature_and_reranks(nlp):
     rng = np.random.default_rng(0)
-    examples = []
-    for _ in range(200):
-        matrix = rng.random((4, len(COLUMNS)))
-        gold = int(rng.integers(4))
-        matrix[:, COLUMNS.index("all:prev2_speaker")] = 0.0
-        matrix[gold, COLUMNS.index("all:prev2_speaker")] = 1.0
-        examples.append((matrix, gold))
-    ranker = fit_ranker(examples)
-    assert ranker.weights[COLUMNS.index("all:prev2_speaker")] == max(ranker.weights)
-    book = attribute_exchange(nlp, ranker)
+
+    def examples(n: int) -> list[tuple[np.ndarray, int]]:
+        found = []
+        for _ in range(n):
+            matrix = rng.random((4, len(COLUMNS)))
+            gold = int(rng.integers(4))
+            matrix[:, COLUMNS.index("all:prev2_speaker")] = 0.0
+            matrix[gold, COLUMNS.index("all:prev2_speaker")] = 1.0
+            found.append((matrix, gold))
+        return found
+
+    scorer = fit_scorer(examples(200))
+    assert all(int(np.argmax(scorer.probabilities(m))) == g for m, g in examples(50))  # unseen examples
+    book = attribute_exchange(nlp, Ranker(scorer))
     assert [a.speaker for a in book.attributions] == ["elizabeth-bennet", "mr-darcy", "elizabeth-bennet", "mr-darcy"]
     assert book.attributions[2].method.startswith("ranker-")
 
@@ -162,21 +166,23 @@ def test_ranker_features_mark_the_neighbouring_paragraphs_speakers(nlp):
 
 
 def test_two_pass_ranker_round_trips_and_decodes(nlp, tmp_path):
-    from corpus.attribution.ranker import Ranker
+    def linear(**weights: float) -> Scorer:
+        vector = np.zeros(len(COLUMNS))
+        for feature, weight in weights.items():
+            vector[COLUMNS.index(f"all:{feature}")] = weight
+        return Scorer(vector, np.zeros((len(COLUMNS), 2)), np.zeros(2), np.zeros(2))
 
-    weights = np.zeros(len(COLUMNS))
-    weights[COLUMNS.index("all:parity_even")] = 3.0
-    refine = np.zeros(len(COLUMNS))
-    refine[COLUMNS.index("all:next_adjacent")] = -3.0
-    refine[COLUMNS.index("all:prev_adjacent")] = -3.0
+    ranker = Ranker(linear(parity_even=3.0), linear(next_adjacent=-3.0, prev_adjacent=-3.0))
+    ranker.first.hidden[0, 1], ranker.first.out[1] = 0.5, -0.25  # the hidden layer round-trips too
     path = tmp_path / "ranker.json"
-    Ranker(weights, refine).save(path)
+    ranker.save(path)
     loaded = Ranker.load(path)
-    assert np.array_equal(loaded.weights, weights) and np.array_equal(loaded.refine, refine)
+    for saved, read in ((ranker.first, loaded.first), (ranker.refine, loaded.refine)):
+        assert all(np.array_equal(getattr(saved, k), getattr(read, k)) for k in ("linear", "hidden", "bias", "out"))
     book = attribute_exchange(nlp, loaded)
     assert [a.speaker for a in book.attributions] == ["elizabeth-bennet", "mr-darcy", "elizabeth-bennet", "mr-darcy"]
     assert book.attributions[2].method.endswith("-parity")
-    path.write_text('{"weights": {}}')
+    path.write_text('{"first": {}}')
     with pytest.raises(CorpusError, match="corrupt ranker"):
         Ranker.load(path)
 
@@ -197,6 +203,32 @@ def test_coordinated_speech_verb_takes_the_first_verbs_subject(nlp):
     assert speakers(text, nlp) == [("elizabeth-bennet", "tag-name")]
 
 
+def test_possessive_subject_is_not_the_speaker(nlp):
+    text = "\"What a day!\" said Elizabeth's aunt.\n\n\"It was,\" said Elizabeth."
+    result = attribute(text, nlp)
+    assert [a.method for a in result] == ["tag-nominal", "tag-name"]  # "aunt" is the subject, not a name
+
+
+def test_descriptive_tag_names_its_owner_and_tags_give_speaking_shares(nlp):
+    from corpus.attribution.book import prepare_context, run_sieve
+    from corpus.attribution.ranker import FEATURES, candidates_and_features
+
+    text = ('"Good evening," said Elizabeth.\n\n"Good evening," said Elizabeth.\n\n'
+            'Count Mippipopolous bowed low.\n\n' + "\n\n".join(f'"Line {i}."' for i in range(45)) +
+            '\n\n"Wine for everyone," said the count.')
+    config = AttributionConfig(use_ranker=False)
+    cast = [Character("count-mippipopolous", "Count Mippipopolous", [], "male"),
+            Character("elizabeth-bennet", "Elizabeth Bennet", ["Elizabeth"], "female")]
+    ctx = prepare_context(text, config, cast, nlp)
+    anchors, parity = run_sieve(ctx, config)
+    assert ctx.speaking_share == {"elizabeth-bennet": 1.0}
+    last = len(ctx.quotations) - 1
+    candidates, matrix = candidates_and_features(ctx, last, anchors, parity.get(last, (None, 0)), config)
+    count = candidates.index("count-mippipopolous")  # named 46 paragraphs back: a candidate through "count"
+    assert matrix[count, FEATURES.index("head_in_name")] == 1.0
+    assert matrix[candidates.index("elizabeth-bennet"), FEATURES.index("speaking_share")] == 1.0
+
+
 def test_speakers_of_a_long_exchange_stay_candidates(nlp):
     from corpus.attribution.book import prepare_context, run_sieve
     from corpus.attribution.ranker import FEATURES, candidates_and_features
@@ -215,8 +247,6 @@ def test_speakers_of_a_long_exchange_stay_candidates(nlp):
 
 def test_beam_and_greedy_decoding_agree_on_a_plain_exchange(nlp):
     from dataclasses import replace
-
-    from corpus.attribution.ranker import Ranker
 
     text = ('"Good morning," said Elizabeth.\n\n"Good morning," said Mr. Darcy.\n\n'
             '"Is it not fine?"\n\n"Very fine."\n\n"Shall we walk?"\n\n"Gladly."')

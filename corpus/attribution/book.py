@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 
 from corpus.attribution.calibration import Calibration, load_calibration
@@ -80,6 +81,7 @@ def run_sieve(ctx: BookContext, config: AttributionConfig) -> tuple[dict[int, st
         guess = tag_guess(ctx, qi, config.tag_window_chars, config.mention_window_paragraphs, names_only=True)
         ctx.guesses[qi] = guess if guess and guess.method in ("tag-name", "tag-narrator") else None
     anchors = {qi: g.speaker for qi, g in enumerate(ctx.guesses) if g and g.speaker}
+    ctx.speaking_share = {slug: n / len(anchors) for slug, n in Counter(anchors.values()).items()}
     parity: dict[int, tuple[str | None, int]] = {}
     for block in conversation_blocks(ctx, config.turn_max_gap):
         for pos, qi in enumerate(block):

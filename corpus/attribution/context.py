@@ -37,6 +37,7 @@ class BookContext:
     paragraph_quotes: dict[int, list[int]] = field(default_factory=dict)  # paragraph -> quotation indexes
     guesses: list[Guess | None] = field(default_factory=list)
     tags: dict[tuple[int, int], object] = field(default_factory=dict)  # (quotation, window) -> tags.find_tag
+    speaking_share: dict[str, float] = field(default_factory=dict)  # slug -> share of the named-tag quotations
 
     def __post_init__(self) -> None:
         self.quote_spans = sorted(p for q in self.quotations for p in q.parts)

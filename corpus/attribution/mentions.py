@@ -71,6 +71,10 @@ class CastIndex:
             for n in names
         )
         self.pattern = re.compile(r"(?<![\w'])(?:" + alternatives + r")(?![\w])") if names else None
+        self.by_word: dict[str, list[str]] = {}  # lower-cased word of a name -> its characters ("count")
+        for character in cast:
+            for word in {w.lower() for name in character.names() for w in re.findall(r"\w+", name)}:
+                self.by_word.setdefault(word, []).append(character.slug)
 
     def gender(self, slug: str | None) -> str | None:
         return self.by_slug[slug].gender if slug in self.by_slug else None

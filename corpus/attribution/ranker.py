@@ -2,13 +2,14 @@
 
 After the sieve has run, each such quotation's candidate speakers (characters named nearby or
 earlier in the scene, the exchange's speakers, the previous turn's addressees, names spoken in
-recent quotations) get a feature vector; a conditional logit (softmax over the candidates, weights
-in ranker.json, trained on PDNC by bench/train_ranker.py, fitted by Newton's method) scores them.
+recent quotations, the owners of a descriptive tag) get a feature vector; a softmax over the
+candidates of a score linear in the features plus a small tanh layer (weights in ranker.json,
+trained on PDNC by bench/train_ranker.py) ranks them.
 Two passes in text order: the first is a beam search over each exchange, every quotation read in
 the context of its own hypothesis's earlier decisions; the second (its own weights) re-decides each
 quotation greedily, also reading the decisions for later ones, so alternation and "one speaker
-rarely has two paragraphs in a row" act in both directions. Pure numpy; about a millisecond per
-quotation."""
+rarely has two paragraphs in a row" act in both directions. Decoding is numpy, about a millisecond
+per quotation; fitting uses torch."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ FEATURES = (
     "next_vocative", "prev_quoted", "epithet_share", "match_and_prev2", "match_and_named_here",
     "prev_adjacent", "next_adjacent", "next_anchor_adjacent", "before_subject", "before_named",
     "before_pronoun_match", "epithet_local", "exchange_anchor", "exchange_turn", "named_in_quotes",
-    "narration_far", "addressed_gender_own", "addressed_gender_prev", "addressed_gender_next",
+    "narration_far", "addressed_gender_own", "addressed_gender_prev", "addressed_gender_next", "head_in_name",
+    "speaking_share",
 )
 # Each feature has a shared weight plus one per context, so that e.g. gender agreement can matter
 # more after "he said" than after a bare quotation.
@@ -43,19 +45,51 @@ COLUMNS = tuple(f"{c}:{f}" for c in ("all", *CONTEXTS) for f in FEATURES)
 MAX_CANDIDATES = 16
 EXCHANGE_TURNS = 12  # turns read each way for the speakers of the current exchange
 FAR_WINDOW_PARAGRAPHS = 40  # paragraphs read back for characters named before the mention window
-FIT_L2, FIT_ITERATIONS = 1e-4, 30  # L2 chosen on held-out novels; Newton converges in about ten iterations
+# Fitting: a small hidden layer beside the linear term, L2 and its size chosen on held-out novels.
+FIT_UNITS, FIT_L2, FIT_ITERATIONS, FIT_INIT_SCALE = 16, 3e-3, 150, 0.1
 PARITY_NEAR = 2  # turns from the nearest anchor within which alternation agreement marks the method
 EPITHET_LOCAL_CHARS = 20_000  # text read back for the characters a descriptive tag ("said the gentleman") meant lately
 CONFIDENCE_BINS = (0.97, 0.93, 0.85, 0.75, 0.6, 0.45, 0.3)  # method suffix by the ranker's own probability
 
 
 @dataclass
-class Ranker:
-    """Feature weights of the conditional logit: a first pass in text order, and optionally a
-    second (refining) pass that also sees the first pass's decisions for the later quotations."""
+class Scorer:
+    """One pass's score of a candidate: linear in its features plus a small tanh layer over them
+    (a layer of zero units leaves a conditional logit)."""
 
-    weights: np.ndarray
-    refine: np.ndarray | None = None
+    linear: np.ndarray  # (columns,)
+    hidden: np.ndarray  # (columns, units)
+    bias: np.ndarray  # (units,)
+    out: np.ndarray  # (units,)
+
+    def probabilities(self, matrix: np.ndarray) -> np.ndarray:
+        """Softmax over the candidates (rows of `matrix`)."""
+        scores = matrix @ self.linear + np.tanh(matrix @ self.hidden + self.bias) @ self.out
+        probs = np.exp(scores - scores.max())
+        return probs / probs.sum()
+
+    def to_json(self) -> dict:
+        return {"linear": dict(zip(COLUMNS, map(float, self.linear))),
+                "hidden": {c: [float(w) for w in row] for c, row in zip(COLUMNS, self.hidden)},
+                "bias": [float(b) for b in self.bias], "out": [float(w) for w in self.out]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Scorer":
+        linear = np.array([data["linear"][c] for c in COLUMNS], dtype=float)
+        hidden = np.array([data["hidden"][c] for c in COLUMNS], dtype=float).reshape(len(COLUMNS), -1)
+        bias, out = np.array(data["bias"], dtype=float), np.array(data["out"], dtype=float)
+        if bias.shape != out.shape or bias.shape != hidden.shape[1:]:
+            raise ValueError("hidden layer sizes disagree")
+        return cls(linear, hidden, bias, out)
+
+
+@dataclass
+class Ranker:
+    """The candidate scorers: a first pass in text order, and optionally a second (refining) pass
+    that also sees the first pass's decisions for the later quotations."""
+
+    first: Scorer
+    refine: Scorer | None = None
 
     @classmethod
     def load(cls, path: Path = RANKER_FILE) -> "Ranker | None":
@@ -63,26 +97,21 @@ class Ranker:
             return None
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            weights = np.array([data["weights"][c] for c in COLUMNS], dtype=float)
-            refine = np.array([data["refine"][c] for c in COLUMNS], dtype=float) if data.get("refine") else None
+            first = Scorer.from_json(data["first"])
+            refine = Scorer.from_json(data["refine"]) if data.get("refine") else None
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise CorpusError(f"corrupt ranker weights {path}: {exc}") from exc
-        return cls(weights, refine)
+            raise CorpusError(f"corrupt ranker weights {path} (retrain with bench/train_ranker.py): {exc}") from exc
+        return cls(first, refine)
 
     def save(self, path: Path = RANKER_FILE) -> None:
-        data = {"weights": dict(zip(COLUMNS, map(float, self.weights)))}
+        data = {"first": self.first.to_json()}
         if self.refine is not None:
-            data["refine"] = dict(zip(COLUMNS, map(float, self.refine)))
+            data["refine"] = self.refine.to_json()
         path.write_text(json.dumps(data, indent=1) + "\n")
 
-    def probabilities(self, matrix: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-        """Softmax over the candidates (rows of `matrix`)."""
-        scores = matrix @ (self.weights if weights is None else weights)
-        probs = np.exp(scores - scores.max())
-        return probs / probs.sum()
-
-    def choose(self, candidates: list[str], matrix: np.ndarray, weights: np.ndarray | None = None) -> tuple[str, float]:
-        probs = self.probabilities(matrix, weights)
+    def choose(self, candidates: list[str], matrix: np.ndarray, scorer: Scorer | None = None) -> tuple[str, float]:
+        """The likeliest candidate under `scorer` (the first pass's by default) and its probability."""
+        probs = (scorer or self.first).probabilities(matrix)
         best = int(np.argmax(probs))
         return candidates[best], float(probs[best])
 
@@ -117,8 +146,12 @@ def candidates_and_features(ctx: BookContext, qi: int, anchors: dict[int, str],
     far_start = ctx.paragraphs[max(paragraph - FAR_WINDOW_PARAGRAPHS, 0)][0]
     far = [m for m in ctx.mentions_between(far_start, window_start) if not m.in_quote]
     in_quotes = [m.slug for m in reversed(ctx.mentions_between(far_start, q.start)) if m.in_quote]
+    # a descriptive tag's word in a character's name ("said the count": Count Mippipopolous), and whom
+    # the description stands beside most often
+    head_named = ctx.index.by_word.get(tag.head, []) if tag is not None and tag.kind == "nominal" and tag.head else []
     pool: dict[str, None] = {}
-    for slug in [guess(qi), parity[0], resolved, guess(qi - 1), guess(qi - 2), *prev_voc, *next_voc,
+    for slug in [guess(qi), parity[0], resolved, *head_named, *sorted(epithets, key=lambda s: -epithets[s])[:2],
+                 guess(qi - 1), guess(qi - 2), *prev_voc, *next_voc,
                  anchors.get(qi + 1), anchors.get(qi + 2), *(m.slug for m in reversed(narration)),
                  *sorted(exchange, key=lambda s: exchange[s]), *(m.slug for m in reversed(far)), *in_quotes]:
         if slug and slug in ctx.index.by_slug:
@@ -185,6 +218,8 @@ def candidates_and_features(ctx: BookContext, qi: int, anchors: dict[int, str],
         f["exchange_anchor"] = 1.0 / (1 + exchange[slug][0]) if slug in exchange and exchange[slug][1] else 0.0
         f["exchange_turn"] = 1.0 / (1 + exchange[slug][0]) if slug in exchange else 0.0
         f["named_in_quotes"] = float(slug in in_quotes)
+        f["head_in_name"] = float(slug in head_named)
+        f["speaking_share"] = ctx.speaking_share.get(slug, 0.0)
         f["narration_far"] = float(slug not in last_seen and any(m.slug == slug for m in far))
         f["epithet_local"] = local_epithets.get(slug, 0) / sum(local_epithets.values()) if local_epithets else 0.0
         rows.append([f[k] for k in FEATURES])
@@ -249,9 +284,7 @@ def rerank(ctx: BookContext, ranker: Ranker, anchors: dict[int, str], parity: di
             continue
         candidates, matrix = candidates_and_features(ctx, qi, anchors, parity.get(qi, (None, 0)), config)
         if candidates:
-            probs = ranker.probabilities(matrix, ranker.refine)
-            best = int(np.argmax(probs))
-            ctx.guesses[qi] = _ranked_guess(ctx, qi, candidates[best], float(probs[best]), parity)
+            ctx.guesses[qi] = _ranked_guess(ctx, qi, *ranker.choose(candidates, matrix, ranker.refine), parity)
 
 
 @dataclass(frozen=True)
@@ -296,7 +329,7 @@ def _beam_pass(ctx: BookContext, ranker: Ranker, anchors: dict[int, str],
             if not candidates:
                 expanded.append((score, node))
                 continue
-            probs = ranker.probabilities(matrix, ranker.weights)
+            probs = ranker.first.probabilities(matrix)
             for best in np.argsort(-probs)[: config.beam_width]:
                 guess = _ranked_guess(ctx, qi, candidates[best], float(probs[best]), parity)
                 expanded.append((score + math.log(max(float(probs[best]), 1e-12)), _Decision(qi, guess, node)))
@@ -326,7 +359,7 @@ def training_examples(ctx: BookContext, anchors: dict[int, str], parity: dict[in
     book with the ranker's first pass, so every other quotation carries a decision.
     """
     if ranker is not None and refining:
-        rerank(ctx, Ranker(ranker.weights), anchors, parity, config)
+        rerank(ctx, Ranker(ranker.first), anchors, parity, config)
     examples = []
     for qi in range(len(ctx.quotations)):
         if qi in anchors:
@@ -339,44 +372,36 @@ def training_examples(ctx: BookContext, anchors: dict[int, str], parity: dict[in
     return examples
 
 
-def fit_ranker(examples: list[tuple[np.ndarray, int]], l2: float = FIT_L2, iterations: int = FIT_ITERATIONS) -> Ranker:
-    """Conditional-logit weights minimising the mean negative log-likelihood plus L2, by Newton's
-    method (the objective is convex; a few iterations converge, with step halving as a safeguard)."""
+def fit_scorer(examples: list[tuple[np.ndarray, int]], units: int = FIT_UNITS, l2: float = FIT_L2,
+               iterations: int = FIT_ITERATIONS) -> Scorer:
+    """Weights minimising the mean negative log-likelihood of the gold candidates plus L2, by full-batch
+    L-BFGS in torch (seeded, so the same examples give the same weights)."""
+    import torch  # only needed to fit; decoding is numpy
+
     n, width = len(examples), max((len(m) for m, _ in examples), default=1)
-    features = np.zeros((n, width, len(COLUMNS)))
-    mask = np.full((n, width), -np.inf)
+    features = np.zeros((n, width, len(COLUMNS)), dtype=np.float32)
+    mask = np.full((n, width), -1e9, dtype=np.float32)  # padding rows are never chosen
     for i, (matrix, _) in enumerate(examples):
         features[i, : len(matrix)] = matrix
         mask[i, : len(matrix)] = 0.0
-    gold = np.array([g for _, g in examples], dtype=int)
-    observed = features[np.arange(n), gold].sum(axis=0) / max(n, 1)
+    x, pad = torch.from_numpy(features), torch.from_numpy(mask)
+    gold = torch.tensor([g for _, g in examples], dtype=torch.long)
+    generator = torch.Generator().manual_seed(0)
+    linear = torch.zeros(len(COLUMNS), requires_grad=True)
+    hidden = (torch.randn(len(COLUMNS), units, generator=generator) * FIT_INIT_SCALE).requires_grad_()
+    bias = torch.zeros(units, requires_grad=True)
+    out = (torch.randn(units, generator=generator) * FIT_INIT_SCALE).requires_grad_()
+    optimizer = torch.optim.LBFGS([linear, hidden, bias, out], max_iter=iterations, history_size=20,
+                                  line_search_fn="strong_wolfe", tolerance_grad=1e-6, tolerance_change=1e-9)
 
-    def loss_and_probs(weights: np.ndarray) -> tuple[float, np.ndarray]:
-        scores = features @ weights + mask
-        top = scores.max(axis=1, keepdims=True)
-        log_norm = top[:, 0] + np.log(np.exp(scores - top).sum(axis=1))
-        probs = np.exp(scores - log_norm[:, None])
-        nll = float((log_norm - scores[np.arange(n), gold]).sum()) / max(n, 1)
-        return nll + 0.5 * l2 * float(weights @ weights), probs
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        scores = x @ linear + torch.tanh(x @ hidden + bias) @ out + pad
+        penalty = linear.square().sum() + hidden.square().sum() + out.square().sum()
+        loss = torch.nn.functional.cross_entropy(scores, gold) + 0.5 * l2 * penalty
+        loss.backward()
+        return loss
 
-    weights = np.zeros(len(COLUMNS))
-    loss, probs = loss_and_probs(weights)
-    for _ in range(iterations):
-        expected = np.einsum("nc,ncf->nf", probs, features)
-        gradient = expected.sum(axis=0) / max(n, 1) - observed + l2 * weights
-        weighted = (features * np.sqrt(probs)[:, :, None]).reshape(-1, len(COLUMNS))
-        hessian = (weighted.T @ weighted - expected.T @ expected) / max(n, 1)
-        step = np.linalg.solve(hessian + l2 * np.eye(len(COLUMNS)), gradient)
-        scale = 1.0
-        while scale > 1e-4:
-            new_loss, new_probs = loss_and_probs(weights - scale * step)
-            if new_loss <= loss:
-                break
-            scale /= 2
-        else:
-            break
-        weights, converged = weights - scale * step, loss - new_loss < 1e-10
-        loss, probs = new_loss, new_probs
-        if converged:
-            break
-    return Ranker(weights)
+    if n:
+        optimizer.step(closure)
+    return Scorer(*(p.detach().double().numpy().copy() for p in (linear, hidden, bias, out)))

@@ -77,6 +77,8 @@ def _tag_of(ctx: BookContext, base: int, subject, verb: bool) -> Tag | None:
     if mention is None:  # the head may sit after its compound ("Miss Elizabeth Bennet")
         left = base + subject.left_edge.idx
         mention = ctx.mention_at(left, start + len(subject.text))
+        if mention is not None and ctx.text.startswith(("'s", "\u2019s"), mention.end):
+            mention = None  # "Scrooge's nephew" is not Scrooge
     if mention is not None and not mention.in_quote:
         return Tag(mention.slug, ctx.index.gender(mention.slug), "name", mention.start, verb)
     lower = subject.lower_
