@@ -255,3 +255,15 @@ def test_beam_and_greedy_decoding_agree_on_a_plain_exchange(nlp):
         cast = [Character(c.slug, c.name, list(c.aliases), c.gender) for c in CAST]
         book = attribute_book(text, replace(AttributionConfig(), beam_width=width), cast=cast, nlp=nlp, ranker=ranker)
         assert [a.speaker for a in book.attributions] == ["elizabeth-bennet", "mr-darcy"] * 3
+
+
+def test_gender_comes_from_the_pronoun_that_refers_back_in_the_same_sentence(nlp):
+    from corpus.attribution.book import prepare_context
+
+    text = ("Henry looked at Catherine, and she smiled.\n\nHenry turned away. She laughed.\n\n"
+            "Henry bowed, and he left the room.\n\nHenry sat down; he was tired.\n\n"
+            "Henry rose, and he spoke.\n\nCatherine waited until she was called.")
+    cast = [Character("henry", "Henry", []), Character("catherine", "Catherine", [])]
+    ctx = prepare_context(text, AttributionConfig(use_ranker=False), cast, nlp)
+    # the first two "she"s belong to Catherine (named between) and to another sentence
+    assert ctx.index.gender("henry") == "male" and ctx.index.gender("catherine") == "female"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import replace
 
@@ -21,6 +22,8 @@ from corpus.quotes import Quotation, find_quotations, paragraph_spans
 FIRST_PERSON_RATE = 0.012  # share of narration tokens that are "I" above which narration is first-person
 NARRATOR_MIN_VOCATIVES = 5
 GENDER_WINDOW_CHARS = 80  # narration after a name searched for the pronoun that refers back to it
+SENTENCE_END = re.compile(r"[.!?;\"\u201c\u201d]")  # ... up to the end of its sentence or the next quotation
+REFERRING_PRONOUNS = SUBJECT_PRONOUNS | {"himself": "male", "herself": "female"}
 
 
 def attribute_book(
@@ -144,14 +147,18 @@ def person_mentions(docs: list) -> dict[str, int]:
 
 
 def _infer_genders(ctx: BookContext) -> None:
-    """Gender of cast members without one: the pronoun (he/she) that most often follows their name
-    where the name is the subject of a narration clause ("Jane smiled; she ...")."""
+    """Gender of cast members without one: the pronoun (he/she/himself/herself) that most often
+    follows their name in the same sentence, with no other name between, where the name is the
+    subject of a narration clause ("Jane smiled, and she ...")."""
     votes: dict[str, dict[str, int]] = {}
     for m in ctx.mentions:
         if m.in_quote or not m.subject or ctx.index.gender(m.slug):
             continue
-        words = [w.strip(",.;:!?") for w in ctx.text[m.end : m.end + GENDER_WINDOW_CHARS].lower().split()]
-        pronoun = next((SUBJECT_PRONOUNS[w] for w in words if w in SUBJECT_PRONOUNS), None)
+        sentence = SENTENCE_END.split(ctx.text[m.end : m.end + GENDER_WINDOW_CHARS].lower())[0]
+        found = re.search(r"\b(?:he|she|himself|herself)\b", sentence)
+        # "Henry looked at Catherine, and she ...": a name between the two takes the pronoun
+        between = ctx.mentions_between(m.end, m.end + found.start()) if found else []
+        pronoun = REFERRING_PRONOUNS[found.group()] if found and not between else None
         if pronoun:
             tally = votes.setdefault(m.slug, {})
             tally[pronoun] = tally.get(pronoun, 0) + 1
