@@ -24,6 +24,7 @@ NARRATOR_MIN_VOCATIVES = 5
 GENDER_WINDOW_CHARS = 80  # narration after a name searched for the pronoun that refers back to it
 SENTENCE_END = re.compile(r"[.!?;\"\u201c\u201d]")  # ... up to the end of its sentence or the next quotation
 REFERRING_PRONOUNS = SUBJECT_PRONOUNS | {"himself": "male", "herself": "female"}
+REFERRING_PRONOUN = re.compile(r"\b(?:" + "|".join(REFERRING_PRONOUNS) + r")\b")
 
 
 def attribute_book(
@@ -155,7 +156,7 @@ def _infer_genders(ctx: BookContext) -> None:
         if m.in_quote or not m.subject or ctx.index.gender(m.slug):
             continue
         sentence = SENTENCE_END.split(ctx.text[m.end : m.end + GENDER_WINDOW_CHARS].lower())[0]
-        found = re.search(r"\b(?:he|she|himself|herself)\b", sentence)
+        found = REFERRING_PRONOUN.search(sentence)
         # "Henry looked at Catherine, and she ...": a name between the two takes the pronoun
         between = ctx.mentions_between(m.end, m.end + found.start()) if found else []
         pronoun = REFERRING_PRONOUNS[found.group()] if found and not between else None

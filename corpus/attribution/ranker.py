@@ -138,17 +138,18 @@ def candidates_and_features(ctx: BookContext, qi: int, anchors: dict[int, str],
     tag: Tag | None = find_tag(ctx, qi, config.tag_window_chars)
     resolved = None
     epithets: dict[str, int] = {}
+    head_named: list[str] = []
     if tag is not None and tag.kind == "nominal" and tag.head:
+        # whom the description stands beside most often, and the characters whose name holds its word
+        # ("said the count": Count Mippipopolous)
         epithets = ctx.epithet_owners(tag.head)
+        head_named = ctx.index.by_word.get(tag.head, [])
     if tag is not None and tag.kind in ("pronoun", "nominal"):
         resolved = resolve_anaphor(ctx, tag, qi, own_voc, tag.verb_text, config.mention_window_paragraphs)
     exchange = _exchange_speakers(ctx, qi, anchors, config.turn_max_gap)
     far_start = ctx.paragraphs[max(paragraph - FAR_WINDOW_PARAGRAPHS, 0)][0]
     far = [m for m in ctx.mentions_between(far_start, window_start) if not m.in_quote]
     in_quotes = [m.slug for m in reversed(ctx.mentions_between(far_start, q.start)) if m.in_quote]
-    # a descriptive tag's word in a character's name ("said the count": Count Mippipopolous), and whom
-    # the description stands beside most often
-    head_named = ctx.index.by_word.get(tag.head, []) if tag is not None and tag.kind == "nominal" and tag.head else []
     pool: dict[str, None] = {}
     for slug in [guess(qi), parity[0], resolved, *head_named, *sorted(epithets, key=lambda s: -epithets[s])[:2],
                  guess(qi - 1), guess(qi - 2), *prev_voc, *next_voc,
