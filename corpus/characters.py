@@ -120,7 +120,7 @@ NOT_NAMES = {"God", "Heaven", "Lord", "Sir", "Madam", "Chapter", "CHAPTER", "Mam
 
 
 @dataclass
-class _Name:
+class ParsedName:
     """A surface name split into title, given names and surname."""
 
     text: str
@@ -146,7 +146,7 @@ SURNAME_TITLES = {"Mr", "Mrs", "Ms"}  # titles followed by a surname (not "Miss 
 NAME_PARTICLES = {"de", "van", "von", "der", "da", "di", "du", "la", "le", "d'"}
 
 
-def _parse_name(text: str) -> _Name | None:
+def parse_name(text: str) -> ParsedName | None:
     words = [w for w in re.split(r"\s+", text.strip().rstrip(".,;:!?")) if w]
     if words and words[-1].endswith(("'s", "\u2019s")):
         words[-1] = words[-1][:-2]
@@ -155,7 +155,7 @@ def _parse_name(text: str) -> _Name | None:
     if len(words) > 1 and words[0] in DESCRIPTORS:  # "Old Marley" is Marley
         words = words[1:]
     if len(words) in (2, 3) and words[0].lower() == "the" and all(w[0].isupper() for w in words[1:]):
-        return _Name("the " + " ".join(words[1:]), None, None, None)  # "the Hatter", "the Mock Turtle"
+        return ParsedName("the " + " ".join(words[1:]), None, None, None)  # "the Hatter", "the Mock Turtle"
     title = None
     if words and words[0].rstrip(".") in TITLES and len(words) > 1:
         title = words.pop(0).rstrip(".")
@@ -166,14 +166,14 @@ def _parse_name(text: str) -> _Name | None:
     surname = " ".join(words[surname_at:]) if len(words) > 1 or title else None
     given = words[0] if (len(words) > 1 and surname_at > 0) or not title else None
     shown = [title + "." if title in ("Mr", "Mrs", "Dr", "Ms") else title] if title else []
-    return _Name(" ".join(shown + words), title, given, surname)
+    return ParsedName(" ".join(shown + words), title, given, surname)
 
 
 def _given_key(given: str | None) -> str | None:
     return DIMINUTIVES.get(given.lower(), given.lower()) if given else None
 
 
-def _cluster_gender(cluster: list[_Name]) -> str | None:
+def _cluster_gender(cluster: list[ParsedName]) -> str | None:
     return next((n.gender for n in cluster if n.gender), None)
 
 
@@ -204,13 +204,13 @@ def co_mentions(text: str) -> Together:
     return together
 
 
-def _seen_together(name: _Name, cluster: list[_Name], together: Together) -> bool:
+def _seen_together(name: ParsedName, cluster: list[ParsedName], together: Together) -> bool:
     """Whether the name is often mentioned with a given name of the cluster (then they are two people)."""
     return any(n.given and together(name.text, n.given) for n in cluster)
 
 
-def _join_target(name: _Name, clusters: list[list[_Name]], one_gender_surnames: set[str],
-                 together: Together = _never_together) -> list[_Name] | None:
+def _join_target(name: ParsedName, clusters: list[list[ParsedName]], one_gender_surnames: set[str],
+                 together: Together = _never_together) -> list[ParsedName] | None:
     """The one cluster a name belongs to, or None (then it starts its own).
 
     `one_gender_surnames`: surnames whose titled forms ("Mr. X", "Uncle X") all carry one gender, so
@@ -275,9 +275,9 @@ def cluster_names(counts: dict[str, int], together: Together = _never_together
     mentioned man, a bare "Ghost" the description "the Ghost". `together` tells names of two people
     apart (see `co_mentions`).
     """
-    names: dict[str, _Name] = {}
+    names: dict[str, ParsedName] = {}
     for text, count in counts.items():
-        parsed = _parse_name(text)
+        parsed = parse_name(text)
         if parsed:
             parsed.count = count
             if parsed.text in names:
@@ -289,9 +289,9 @@ def cluster_names(counts: dict[str, int], together: Together = _never_together
         if n.title and n.surname and n.given is None:
             genders.setdefault(n.surname, set()).add(n.gender)
     one_gender = {surname for surname, found in genders.items() if len(found) == 1}
-    clusters: list[list[_Name]] = []
+    clusters: list[list[ParsedName]] = []
 
-    def phase(name: _Name) -> int:
+    def phase(name: ParsedName) -> int:
         return 0 if name.given and name.surname else 1 if name.surname else 2 if name.given is None else 3
 
     for name in sorted(names.values(), key=lambda n: (phase(n), -n.count)):

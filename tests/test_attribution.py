@@ -267,3 +267,41 @@ def test_gender_comes_from_the_pronoun_that_refers_back_in_the_same_sentence(nlp
     ctx = prepare_context(text, AttributionConfig(use_ranker=False), cast, nlp)
     # the first two "she"s belong to Catherine (named between) and to another sentence
     assert ctx.index.gender("henry") == "male" and ctx.index.gender("catherine") == "female"
+
+
+def test_speaker_style_scores_a_line_by_the_words_of_the_speakers_tagged_lines():
+    from corpus.attribution.style import SpeakerStyle
+
+    quotes = ["My poor nerves!", "You have no compassion on my poor nerves.", "The weather is fine.",
+              "I will walk to Netherfield.", "Oh, my nerves!"]
+    style = SpeakerStyle.fit(quotes, {0: "mrs-bennet", 1: "mrs-bennet", 2: "elizabeth", 3: "elizabeth"})
+    assert style.log_ratio("mrs-bennet", 4) > 0 > style.log_ratio("elizabeth", 4)  # the untagged line
+    assert style.log_ratio("mr-darcy", 4) == 0.0  # no tagged lines: no evidence either way
+
+
+def test_genders_join_titled_surnames_to_full_names_and_move_bare_surnames_to_the_man():
+    from corpus.attribution.regroup import regroup_by_gender
+    from corpus.characters import co_mentions
+
+    def cast() -> list[Character]:
+        return [Character("catherine-morland", "Catherine Morland", ["Catherine"], "female", 400),
+                Character("isabella-thorpe", "Isabella Thorpe", ["Isabella", "Thorpe"], "female", 150),
+                Character("henry-tilney", "Henry Tilney", ["Henry"], "male", 120),
+                Character("eleanor-tilney", "Eleanor Tilney", ["Eleanor"], "female", 80),
+                Character("john-thorpe", "John Thorpe", ["John"], "male", 40),
+                Character("miss-tilney", "Miss Tilney", [], "female", 90),
+                Character("mr-tilney", "Mr. Tilney", ["Tilney"], "male", 50),
+                Character("miss-marianne", "Miss Marianne", [], "female", 9),
+                Character("miss-thorpe", "Miss Thorpe", [], "female", 30),
+                Character("mrs-thorpe", "Mrs. Thorpe", [], "female", 30)]
+
+    found = {c.slug: {c.name, *c.aliases} for c in regroup_by_gender(cast(), co_mentions(""))}
+    assert found["eleanor-tilney"] == {"Eleanor Tilney", "Eleanor", "Miss Tilney"}
+    assert found["henry-tilney"] == {"Henry Tilney", "Henry", "Mr. Tilney", "Tilney"}
+    assert found["isabella-thorpe"] == {"Isabella Thorpe", "Isabella", "Miss Thorpe"}
+    assert found["john-thorpe"] == {"John Thorpe", "John", "Thorpe"}  # the family's man
+    assert found["mrs-thorpe"] == {"Mrs. Thorpe"} and found["miss-marianne"] == {"Miss Marianne"}
+    # often named in the same paragraphs as Isabella: "Miss Thorpe" is someone else
+    text = "\n\n".join(["Miss Thorpe walked with Isabella."] * 5)
+    found = {c.slug for c in regroup_by_gender(cast(), co_mentions(text))}
+    assert "miss-thorpe" in found and "miss-tilney" not in found

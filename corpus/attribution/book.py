@@ -13,9 +13,11 @@ from corpus.attribution.conversation import (
 )
 from corpus.attribution.mentions import SUBJECT_PRONOUNS, CastIndex, count_mentions, find_mentions
 from corpus.attribution.ranker import Ranker, rerank
+from corpus.attribution.regroup import regroup_by_gender
+from corpus.attribution.style import SpeakerStyle
 from corpus.attribution.tags import SUBJECT_DEPS, tag_guess
 from corpus.attribution.types import Attribution, AttributionConfig, BookAttribution
-from corpus.characters import Character, discover_characters
+from corpus.characters import Character, co_mentions, discover_characters
 from corpus.nlp import load_nlp, parse_paragraphs
 from corpus.quotes import Quotation, find_quotations, paragraph_spans
 
@@ -61,9 +63,21 @@ def prepare_context(text: str, config: AttributionConfig, cast: list[Character] 
         nlp = nlp or load_nlp(config.spacy_model)
         docs = parse_paragraphs(nlp, text, paragraphs, n_process=config.spacy_processes)
     quotations = find_quotations(text) if quotations is None else sorted(quotations, key=lambda q: q.start)
-    quote_spans = sorted(p for q in quotations for p in q.parts)
-    if cast is None:
+    discovered = cast is None
+    if discovered:
         cast = discover_characters(person_mentions(docs), text, config.min_mentions, config.max_characters)
+    ctx = _index_cast(text, paragraphs, docs, quotations, cast)
+    _infer_genders(ctx)
+    if discovered:  # the genders now tell that "Miss Tilney" is Eleanor Tilney: join such names, index again
+        ctx = _index_cast(text, paragraphs, docs, quotations, regroup_by_gender(cast, co_mentions(text)))
+    _detect_narrator(ctx)
+    return ctx
+
+
+def _index_cast(text: str, paragraphs: list[tuple[int, int]], docs: list, quotations: list[Quotation],
+                cast: list[Character]) -> BookContext:
+    """A context with the cast's name mentions found, counted and marked as subjects."""
+    quote_spans = sorted(p for q in quotations for p in q.parts)
     # Twice: an alias two characters share goes to the more mentioned one, known after the first count.
     for _ in range(2):
         index = CastIndex(cast)
@@ -73,8 +87,6 @@ def prepare_context(text: str, config: AttributionConfig, cast: list[Character] 
             character.mentions = counts.get(character.slug, 0)
     ctx = BookContext(text, paragraphs, docs, quotations, index, mentions)
     _mark_subjects(ctx)
-    _infer_genders(ctx)
-    _detect_narrator(ctx)
     return ctx
 
 
@@ -86,6 +98,7 @@ def run_sieve(ctx: BookContext, config: AttributionConfig) -> tuple[dict[int, st
         ctx.guesses[qi] = guess if guess and guess.method in ("tag-name", "tag-narrator") else None
     anchors = {qi: g.speaker for qi, g in enumerate(ctx.guesses) if g and g.speaker}
     ctx.speaking_share = {slug: n / len(anchors) for slug, n in Counter(anchors.values()).items()}
+    ctx.style = SpeakerStyle.fit([q.text(ctx.text) for q in ctx.quotations], anchors)
     parity: dict[int, tuple[str | None, int]] = {}
     for block in conversation_blocks(ctx, config.turn_max_gap):
         for pos, qi in enumerate(block):

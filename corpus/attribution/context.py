@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from corpus.attribution.mentions import CastIndex, Mention
+from corpus.attribution.style import SpeakerStyle
 from corpus.quotes import Quotation
 
 EPITHET_WINDOW = 60  # characters around a descriptive word searched for the name it stands for
@@ -38,6 +39,7 @@ class BookContext:
     guesses: list[Guess | None] = field(default_factory=list)
     tags: dict[tuple[int, int], object] = field(default_factory=dict)  # (quotation, window) -> tags.find_tag
     speaking_share: dict[str, float] = field(default_factory=dict)  # slug -> share of the named-tag quotations
+    style: SpeakerStyle = field(default_factory=SpeakerStyle)  # how each character talks in the named-tag quotations
 
     def __post_init__(self) -> None:
         self.quote_spans = sorted(p for q in self.quotations for p in q.parts)

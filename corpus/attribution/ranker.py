@@ -36,7 +36,7 @@ FEATURES = (
     "prev_adjacent", "next_adjacent", "next_anchor_adjacent", "before_subject", "before_named",
     "before_pronoun_match", "epithet_local", "exchange_anchor", "exchange_turn", "named_in_quotes",
     "narration_far", "addressed_gender_own", "addressed_gender_prev", "addressed_gender_next", "head_in_name",
-    "speaking_share",
+    "speaking_share", "style",
 )
 # Each feature has a shared weight plus one per context, so that e.g. gender agreement can matter
 # more after "he said" than after a bare quotation.
@@ -49,6 +49,7 @@ FAR_WINDOW_PARAGRAPHS = 40  # paragraphs read back for characters named before t
 FIT_UNITS, FIT_L2, FIT_ITERATIONS, FIT_INIT_SCALE = 16, 3e-3, 150, 0.1
 PARITY_NEAR = 2  # turns from the nearest anchor within which alternation agreement marks the method
 EPITHET_LOCAL_CHARS = 20_000  # text read back for the characters a descriptive tag ("said the gentleman") meant lately
+STYLE_SCALE = 10.0  # the style log-likelihood ratio is divided by this (features near unit scale)
 CONFIDENCE_BINS = (0.97, 0.93, 0.85, 0.75, 0.6, 0.45, 0.3)  # method suffix by the ranker's own probability
 
 
@@ -221,6 +222,7 @@ def candidates_and_features(ctx: BookContext, qi: int, anchors: dict[int, str],
         f["named_in_quotes"] = float(slug in in_quotes)
         f["head_in_name"] = float(slug in head_named)
         f["speaking_share"] = ctx.speaking_share.get(slug, 0.0)
+        f["style"] = ctx.style.log_ratio(slug, qi) / STYLE_SCALE
         f["narration_far"] = float(slug not in last_seen and any(m.slug == slug for m in far))
         f["epithet_local"] = local_epithets.get(slug, 0) / sum(local_epithets.values()) if local_epithets else 0.0
         rows.append([f[k] for k in FEATURES])
