@@ -147,6 +147,7 @@ NAME_PARTICLES = {"de", "van", "von", "der", "da", "di", "du", "la", "le", "d'"}
 
 
 def parse_name(text: str) -> ParsedName | None:
+    """A surface name split into title, given name and surname; None if it is no person's name."""
     words = [w for w in re.split(r"\s+", text.strip().rstrip(".,;:!?")) if w]
     if words and words[-1].endswith(("'s", "\u2019s")):
         words[-1] = words[-1][:-2]
