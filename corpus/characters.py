@@ -471,10 +471,12 @@ def speech_tags(description: str, text: str) -> int:
 
 
 def discover_characters(
-    person_mentions: dict[str, int], text: str, min_mentions: int, max_characters: int
+    person_mentions: dict[str, int], text: str, min_mentions: int, max_characters: int,
+    together: Together | None = None,
 ) -> list[Character]:
     """Characters from PERSON mention counts plus honorific names, speech-tag names and speaking
-    descriptions found in the text, cleaned (see `clean_names`) and clustered (see `cluster_names`)."""
+    descriptions found in the text, cleaned (see `clean_names`) and clustered (see `cluster_names`;
+    `together` is the text's `co_mentions`, built here unless the caller shares one)."""
     stats = WordStats.of(text)
     counts = dict(person_mentions)
     for name, count in honorific_names(text).items():
@@ -484,5 +486,5 @@ def discover_characters(
     for name, count in capitalised_descriptions(text).items():
         if count >= MIN_DESCRIPTION_COUNT and speech_tags(name, text) >= MIN_DESCRIPTION_TAGS:
             counts[name] = max(counts.get(name, 0), count)
-    clusters = cluster_names(clean_names(counts, stats, text), co_mentions(text))
+    clusters = cluster_names(clean_names(counts, stats, text), together or co_mentions(text))
     return make_cast([e for e in clusters if e[3] >= min_mentions][:max_characters])

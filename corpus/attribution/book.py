@@ -65,11 +65,13 @@ def prepare_context(text: str, config: AttributionConfig, cast: list[Character] 
     quotations = find_quotations(text) if quotations is None else sorted(quotations, key=lambda q: q.start)
     discovered = cast is None
     if discovered:
-        cast = discover_characters(person_mentions(docs), text, config.min_mentions, config.max_characters)
+        together = co_mentions(text)  # one index of names' paragraphs serves discovery and the regrouping
+        cast = discover_characters(person_mentions(docs), text, config.min_mentions, config.max_characters,
+                                   together)
     ctx = _index_cast(text, paragraphs, docs, quotations, cast)
     _infer_genders(ctx)
     if discovered:  # the genders now tell that "Miss Tilney" is Eleanor Tilney: join such names, index again
-        ctx = _index_cast(text, paragraphs, docs, quotations, regroup_by_gender(cast, co_mentions(text)))
+        ctx = _index_cast(text, paragraphs, docs, quotations, regroup_by_gender(cast, together))
     _detect_narrator(ctx)
     return ctx
 

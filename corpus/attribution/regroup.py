@@ -33,7 +33,7 @@ def regroup_by_gender(cast: list[Character], together: Together) -> list[Charact
             target.mentions += character.mentions
             joined.add(character.slug)
     cast = [c for c in cast if c.slug not in joined]
-    _move_bare_surnames(cast, {c.slug: parsed[c.slug] for c in cast})
+    _move_bare_surnames(cast, parsed)
     return cast
 
 
