@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -269,6 +272,18 @@ def test_gender_comes_from_the_pronoun_that_refers_back_in_the_same_sentence(nlp
     assert ctx.index.gender("henry") == "male" and ctx.index.gender("catherine") == "female"
 
 
+def test_gender_falls_back_on_the_given_name_and_the_pronouns_outvote_it(nlp):
+    from corpus.attribution.book import prepare_context
+
+    text = "George rose, and she spoke.\n\nGeorge sat down; she was tired.\n\nJohn Thorpe laughed. Marvel ran."
+    cast = [Character("george", "George", []), Character("john-thorpe", "John Thorpe", []),
+            Character("marvel", "Marvel", []), Character("pye", "Pye", ["Josie Pye"])]
+    ctx = prepare_context(text, AttributionConfig(use_ranker=False), cast, nlp)
+    assert ctx.index.gender("george") == "female"  # George Eliot: the narration's "she" decides
+    assert ctx.index.gender("john-thorpe") == "male" and ctx.index.gender("pye") == "female"
+    assert ctx.index.gender("marvel") is None  # a surname, not a given name of either gender
+
+
 def test_speaker_style_scores_a_line_by_the_words_of_the_speakers_tagged_lines():
     from corpus.attribution.style import SpeakerStyle
 
@@ -305,3 +320,41 @@ def test_genders_join_titled_surnames_to_full_names_and_move_bare_surnames_to_th
     text = "\n\n".join(["Miss Thorpe walked with Isabella."] * 5)
     found = {c.slug for c in regroup_by_gender(cast(), co_mentions(text))}
     assert "miss-thorpe" in found and "miss-tilney" not in found
+
+
+def test_a_titled_name_joins_the_far_more_mentioned_of_two_full_names_and_its_given_name_despite_co_mentions():
+    from corpus.attribution.regroup import regroup_by_gender
+    from corpus.characters import co_mentions
+
+    cast = [Character("john-dashwood", "John Dashwood", ["John"], "male", 72),
+            Character("henry-dashwood", "Henry Dashwood", [], "male", 8),
+            Character("mr-dashwood", "Mr. Dashwood", [], "male", 15),
+            Character("marianne-dashwood", "Marianne Dashwood", ["Marianne"], "female", 200),
+            Character("elinor-dashwood", "Elinor Dashwood", ["Elinor"], "female", 150),
+            Character("miss-dashwood", "Miss Dashwood", [], "female", 60),
+            Character("miss-marianne", "Miss Marianne", [], "female", 9)]
+    text = "\n\n".join(["Miss Marianne smiled."] * 5)  # every paragraph naming her also holds "Marianne"
+    found = {c.slug: {c.name, *c.aliases} for c in regroup_by_gender(cast, co_mentions(text))}
+    assert found["john-dashwood"] == {"John Dashwood", "John", "Mr. Dashwood"}
+    assert found["marianne-dashwood"] == {"Marianne Dashwood", "Marianne", "Miss Marianne"}
+    assert "miss-dashwood" in found  # Marianne and Elinor: neither dominates
+
+
+def test_bundled_given_names_are_what_the_script_builds_from_nomquamgender(tmp_path):
+    pytest.importorskip("nomquamgender")
+    import runpy
+
+    script = runpy.run_path(str(Path(__file__).resolve().parents[1] / "bench" / "given_names.py"))
+    assert script["main"](["--out", str(tmp_path / "names.json")]) == 0
+    from corpus.attribution.genders import GIVEN_NAMES_FILE
+    assert json.loads((tmp_path / "names.json").read_text()) == json.loads(GIVEN_NAMES_FILE.read_text())
+
+
+def test_a_title_the_character_goes_by_also_precedes_its_full_name():
+    from corpus.attribution.mentions import CastIndex, find_mentions
+
+    index = CastIndex([Character("daisy-miller", "Daisy Miller", ["Daisy", "Miss Daisy"], "female", 90),
+                       Character("randolph-miller", "Randolph Miller", ["Randolph", "Miller"], "male", 30)])
+    text = "Miss Daisy Miller laughed; Miss Daisy smiled at Miller."
+    found = [(text[m.start:m.end], m.slug) for m in find_mentions(text, index, [])]
+    assert found == [("Miss Daisy Miller", "daisy-miller"), ("Miss Daisy", "daisy-miller"), ("Miller", "randolph-miller")]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import replace
 
@@ -11,7 +10,8 @@ from corpus.attribution.context import BookContext, Guess
 from corpus.attribution.conversation import (
     addressees, vocatives, conversation_blocks, parity_speaker, turn_guess, vocative_guess,
 )
-from corpus.attribution.mentions import SUBJECT_PRONOUNS, CastIndex, count_mentions, find_mentions
+from corpus.attribution.genders import infer_genders
+from corpus.attribution.mentions import CastIndex, count_mentions, find_mentions
 from corpus.attribution.ranker import Ranker, rerank
 from corpus.attribution.regroup import regroup_by_gender
 from corpus.attribution.style import SpeakerStyle
@@ -23,10 +23,6 @@ from corpus.quotes import Quotation, find_quotations, paragraph_spans
 
 FIRST_PERSON_RATE = 0.012  # share of narration tokens that are "I" above which narration is first-person
 NARRATOR_MIN_VOCATIVES = 5
-GENDER_WINDOW_CHARS = 80  # narration after a name searched for the pronoun that refers back to it
-SENTENCE_END = re.compile(r"[.!?;\"\u201c\u201d]")  # ... up to the end of its sentence or the next quotation
-REFERRING_PRONOUNS = SUBJECT_PRONOUNS | {"himself": "male", "herself": "female"}
-REFERRING_PRONOUN = re.compile(r"\b(?:" + "|".join(REFERRING_PRONOUNS) + r")\b")
 
 
 def attribute_book(
@@ -69,7 +65,7 @@ def prepare_context(text: str, config: AttributionConfig, cast: list[Character] 
         cast = discover_characters(person_mentions(docs), text, config.min_mentions, config.max_characters,
                                    together)
     ctx = _index_cast(text, paragraphs, docs, quotations, cast)
-    _infer_genders(ctx)
+    infer_genders(ctx)
     if discovered:  # the genders now tell that "Miss Tilney" is Eleanor Tilney: join such names, index again
         ctx = _index_cast(text, paragraphs, docs, quotations, regroup_by_gender(cast, together))
     _detect_narrator(ctx)
@@ -160,28 +156,6 @@ def person_mentions(docs: list) -> dict[str, int]:
                     continue
                 counts[name] = counts.get(name, 0) + 1
     return counts
-
-
-def _infer_genders(ctx: BookContext) -> None:
-    """Gender of cast members without one: the pronoun (he/she/himself/herself) that most often
-    follows their name in the same sentence, with no other name between, where the name is the
-    subject of a narration clause ("Jane smiled, and she ...")."""
-    votes: dict[str, dict[str, int]] = {}
-    for m in ctx.mentions:
-        if m.in_quote or not m.subject or ctx.index.gender(m.slug):
-            continue
-        sentence = SENTENCE_END.split(ctx.text[m.end : m.end + GENDER_WINDOW_CHARS].lower())[0]
-        found = REFERRING_PRONOUN.search(sentence)
-        # "Henry looked at Catherine, and she ...": a name between the two takes the pronoun
-        between = ctx.mentions_between(m.end, m.end + found.start()) if found else []
-        pronoun = REFERRING_PRONOUNS[found.group()] if found and not between else None
-        if pronoun:
-            tally = votes.setdefault(m.slug, {})
-            tally[pronoun] = tally.get(pronoun, 0) + 1
-    for slug, tally in votes.items():
-        gender, n = max(tally.items(), key=lambda kv: kv[1])
-        if n >= 2 * (sum(tally.values()) - n) + 1:
-            ctx.index.by_slug[slug].gender = gender
 
 
 def _detect_narrator(ctx: BookContext) -> None:

@@ -56,6 +56,9 @@ class CastIndex:
         for part, slugs in derived.items():  # "Bill" for "Bill Gorton" when no one else is a Bill
             if part not in owners and len(slugs) == 1:
                 owners[part] = [self.by_slug[next(iter(slugs))]]
+        for character in cast:  # "Miss Daisy Miller" for "Daisy Miller" also called "Miss Daisy"
+            for name in _titled_full_names(character):
+                owners.setdefault(name, [character])
         main_names = {normalise_name(c.name): c.slug for c in cast}
         # an ambiguous alias goes to the character whose main name contains it, then the most mentioned
         self.slug_of = {
@@ -97,6 +100,15 @@ def _name_parts(character: Character) -> set[str]:
             continue  # a bare surname is more often someone else than "Mrs. X" (measured on PDNC)
         parts.update((words[0], words[-1]))
     return {p for p in parts if p[:1].isupper() and len(p) > 2 and p not in TITLES}
+
+
+def _titled_full_names(character: Character) -> set[str]:
+    """Each title the character's names carry before each of its untitled multi-word names."""
+    names = [normalise_name(n) for n in character.names()]
+    titles = {n.split()[0] for n in names if n.split()[0].rstrip(".") in TITLES and len(n.split()) > 1}
+    full = [n for n in names if len(n.split()) > 1 and n.split()[0].rstrip(".") not in TITLES
+            and not n.lower().startswith("the ")]
+    return {f"{title} {name}" for title in titles for name in full}
 
 
 def find_mentions(text: str, index: CastIndex, quote_spans: list[tuple[int, int]]) -> list[Mention]:

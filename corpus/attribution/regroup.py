@@ -4,8 +4,10 @@ Name clustering (`corpus.characters.cluster_names`) runs before any gender is kn
 so it keeps "Miss Tilney" apart from "Eleanor Tilney" (the Tilneys have both sexes) and gives the
 bare "Thorpe" to the most mentioned Thorpe, Isabella. With genders inferred from the text:
 - a "Mr./Miss/Master X" character joins the one character of that gender whose full name has
-  surname X, or failing that given name X ("Miss Marianne" is Marianne Dashwood), unless the two
-  names are often in the same paragraphs (then they are two people: "Miss Dashwood" and Marianne);
+  surname X (or the one mentioned far more often than the others: "Mr. Dashwood" is John, not his
+  late father Henry), or failing that given name X ("Miss Marianne" is Marianne Dashwood), unless
+  the two names are often in the same paragraphs (then they are two people: "Miss Dashwood" and
+  Marianne);
 - a bare surname held by a woman goes to the family's most mentioned man, if the family has one
   ("Dashwood" is John Dashwood, not Marianne).
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 from corpus.characters import Character, ParsedName, Together, parse_name
 
 JOINING_TITLES = {"Mr", "Miss", "Master"}  # not "Mrs. X": most often the wife of the full-named man
+DOMINANT = 2  # of several full names a titled name could join, the one mentioned at least this many times as often as the next
 
 
 def regroup_by_gender(cast: list[Character], together: Together) -> list[Character]:
@@ -45,15 +48,21 @@ def _joins(name: ParsedName | None, character: Character) -> bool:
 
 def _join_target(name: ParsedName, character: Character, full: list[Character],
                  parsed: dict[str, ParsedName | None], together: Together) -> Character | None:
-    """The one full-named character of the same gender and no other title with surname X (else given
-    name X) that a titled name "Mr./Miss/Master X" joins; None if there is not exactly one."""
+    """The full-named character of the same gender and no other title with surname X (else given
+    name X) that a titled name "Mr./Miss/Master X" joins: the only one, or the one mentioned
+    DOMINANT times as often as any other; None if there is none."""
     for part in ("surname", "given"):
-        matches = [c for c in full if getattr(parsed[c.slug], part) == name.surname and c.gender == character.gender
-                   and parsed[c.slug].title in (None, name.title)]
-        if matches:
-            if len(matches) > 1 or together(character.name, parsed[matches[0].slug].given):
-                return None
-            return matches[0]
+        matches = sorted((c for c in full if getattr(parsed[c.slug], part) == name.surname
+                          and c.gender == character.gender and parsed[c.slug].title in (None, name.title)),
+                         key=lambda c: -c.mentions)
+        if not matches:
+            continue
+        if len(matches) > 1 and matches[0].mentions < DOMINANT * matches[1].mentions:
+            return None
+        # "Miss Tilney" often beside "Eleanor" is her sister ("Miss Marianne" always holds "Marianne")
+        if part == "surname" and together(character.name, parsed[matches[0].slug].given):
+            return None
+        return matches[0]
     return None
 
 
