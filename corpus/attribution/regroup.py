@@ -1,13 +1,13 @@
-"""Second look at a discovered cast once pronouns have told the characters' genders.
+"""Second look at a discovered cast once pronouns and given names have told the characters' genders.
 
 Name clustering (`corpus.characters.cluster_names`) runs before any gender is known beyond titles,
 so it keeps "Miss Tilney" apart from "Eleanor Tilney" (the Tilneys have both sexes) and gives the
 bare "Thorpe" to the most mentioned Thorpe, Isabella. With genders inferred from the text:
 - a "Mr./Miss/Master X" character joins the one character of that gender whose full name has
-  surname X (or the one mentioned far more often than the others: "Mr. Dashwood" is John, not his
-  late father Henry), or failing that given name X ("Miss Marianne" is Marianne Dashwood), unless
-  the two names are often in the same paragraphs (then they are two people: "Miss Dashwood" and
-  Marianne);
+  surname X, unless the two names are often in the same paragraphs (then they are two people:
+  "Miss Dashwood" and Marianne); failing a surname, given name X ("Miss Marianne" is Marianne
+  Dashwood). Of several such full names it joins one mentioned at least twice as often as any
+  other ("Mr. Dashwood" is John, not his late father Henry), else none;
 - a bare surname held by a woman goes to the family's most mentioned man, if the family has one
   ("Dashwood" is John Dashwood, not Marianne).
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 from corpus.characters import Character, ParsedName, Together, parse_name
 
 JOINING_TITLES = {"Mr", "Miss", "Master"}  # not "Mrs. X": most often the wife of the full-named man
-DOMINANT = 2  # of several full names a titled name could join, the one mentioned at least this many times as often as the next
+DOMINANT = 2  # of several full names it could join, a titled name joins one mentioned this many times as often
 
 
 def regroup_by_gender(cast: list[Character], together: Together) -> list[Character]:
