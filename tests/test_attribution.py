@@ -357,4 +357,5 @@ def test_a_title_the_character_goes_by_also_precedes_its_full_name():
                        Character("randolph-miller", "Randolph Miller", ["Randolph", "Miller"], "male", 30)])
     text = "Miss Daisy Miller laughed; Miss Daisy smiled at Miller."
     found = [(text[m.start:m.end], m.slug) for m in find_mentions(text, index, [])]
-    assert found == [("Miss Daisy Miller", "daisy-miller"), ("Miss Daisy", "daisy-miller"), ("Miller", "randolph-miller")]
+    assert found == [("Miss Daisy Miller", "daisy-miller"), ("Miss Daisy", "daisy-miller"),
+                     ("Miller", "randolph-miller")]
