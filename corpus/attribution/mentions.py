@@ -104,10 +104,15 @@ def _name_parts(character: Character) -> set[str]:
 
 def _titled_full_names(character: Character) -> set[str]:
     """Each title the character's names carry before each of its untitled multi-word names."""
-    names = [normalise_name(n) for n in character.names()]
-    titles = {n.split()[0] for n in names if n.split()[0].rstrip(".") in TITLES and len(n.split()) > 1}
-    full = [n for n in names if len(n.split()) > 1 and n.split()[0].rstrip(".") not in TITLES
-            and not n.lower().startswith("the ")]
+    titles, full = set(), []
+    for name in map(normalise_name, character.names()):
+        words = name.split()
+        if len(words) < 2 or words[0].lower() == "the":
+            continue
+        if words[0].rstrip(".") in TITLES:
+            titles.add(words[0])
+        else:
+            full.append(name)
     return {f"{title} {name}" for title in titles for name in full}
 
 
