@@ -1,7 +1,7 @@
 """The attribution stage: books in, one persona shard per book plus the run's characters and books tables.
 
-Resumable: a book whose shard exists, reads back, and was made by this pipeline version from the same
-text with the same settings is skipped. Shards are written atomically, so a crash mid-book leaves no
+Resumable: a book whose shard exists, reads back, and was made by this pipeline version (package,
+attribution code and model files, spaCy model) from the same text with the same settings is skipped. Shards are written atomically, so a crash mid-book leaves no
 partial shard; the run tables are rebuilt from all shards at the end.
 """
 
@@ -29,6 +29,9 @@ from corpus.persona_shards import ShardConfig, ShardInfo, read_shard_info, write
 BACKENDS = ("native", "booknlp")
 DEFAULT_OUT_DIR = Path("build/shards")  # beside `corpus fetch`'s build/books
 BOOKNLP_WORKDIR = "booknlp"  # BookNLP's own output files are kept in this subfolder of the run folder
+# Modules outside corpus/attribution whose code changes a shard's content (part of the resume fingerprint).
+SHARD_MODULES = ("attribute.py", "booknlp.py", "books.py", "characters.py", "clean.py", "nlp.py",
+                 "persona_shards.py", "quotes.py", "schema.py")
 
 
 @dataclass
@@ -164,14 +167,38 @@ def completed_shard(path: Path, text_sha256: str, settings: str) -> ShardInfo | 
 
 
 def settings_fingerprint(config: AttributeConfig, cast: Sequence[Character] | None) -> str:
-    """A hash of every setting that changes a shard's content (parallelism and book selection excluded)."""
+    """A hash of every setting that changes a shard's content (parallelism and book selection excluded).
+
+    It covers the code and bundled model files of attribution and the installed spaCy model's version,
+    so a shard made by an older attributor is redone even when the package version was not bumped.
+    """
     payload = {
+        "code": _code_fingerprint(),
+        "spacy_model": _spacy_model_version(config.attribution.spacy_model),
         "backend": config.backend,
         "attribution": asdict(config.attribution),
         "shards": asdict(config.shards),
         "cast": [asdict(c) for c in cast] if cast is not None else None,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _code_fingerprint() -> str:
+    """SHA-256 of the source and data files of the modules that shape a shard's content."""
+    package = Path(__file__).parent
+    files = [package / name for name in SHARD_MODULES]
+    files += sorted(p for p in (package / "attribution").iterdir() if p.suffix in (".py", ".json"))
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _spacy_model_version(model: str) -> str | None:
+    """The installed version of a packaged spaCy model (None for a path or an unknown name)."""
+    from spacy.util import get_package_version
+
+    return get_package_version(model)
 
 
 def _read_cast(path: Path | None, n_books: int) -> tuple[Character, ...] | None:

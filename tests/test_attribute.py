@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from corpus import schema, shards
+from corpus import attribute, schema, shards
 from corpus.attribute import AttributeConfig, attribute_books
 from corpus.cli import app
 from corpus.parallel import ParallelConfig
@@ -119,6 +119,13 @@ def test_resume_skips_complete_books_and_redoes_changed_ones(fetched: Path, tmp_
     wider = AttributeConfig(shards=ShardConfig(context_paragraphs=5))
     assert [r.status for r in attribute_books([fetched], out, wider)] == ["attributed", "attributed"]
     assert shards.read_books(out).column("quotations").to_pylist() == [15, 8]
+
+
+def test_resume_redoes_books_when_the_attribution_code_changed(fetched: Path, tmp_path: Path, monkeypatch) -> None:
+    out = tmp_path / "run"
+    attribute_books([fetched], out)
+    monkeypatch.setattr(attribute, "SHARD_MODULES", attribute.SHARD_MODULES[1:])  # as if a module had changed
+    assert [r.status for r in attribute_books([fetched], out)] == ["attributed", "attributed"]
 
 
 def test_book_without_quotations_gets_a_warning_and_an_empty_shard(tmp_path: Path) -> None:
