@@ -7,15 +7,19 @@ come back in completion order; a CorpusError raised in a worker is re-raised her
 from __future__ import annotations
 
 import multiprocessing
+import socket
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence, TypeVar
+from urllib.parse import urlsplit
 
 from corpus.errors import CorpusError
 
 EXECUTORS = ("local", "process", "ray")
 # Workers start fresh interpreters: forking a parent that runs threads (pyarrow, rich) can deadlock.
 START_METHOD = "spawn"
+# Ray itself retries an unreachable cluster for minutes; a plain TCP connect says so in seconds.
+CONNECT_TIMEOUT_S = 10.0
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -110,9 +114,27 @@ def _init_ray(ray, config: ParallelConfig) -> None:
     options = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
     try:
         if config.ray_address:
+            _check_reachable(config.ray_address)
             ray.init(address=config.ray_address, **options)
         else:
             ray.init(num_cpus=config.workers, **options)
     except (OSError, RuntimeError, ValueError) as exc:  # ConnectionError and TimeoutError are OSErrors
         where = config.ray_address or "a local Ray instance"
         raise CorpusError(f"cannot start Ray ({where}): {exc}") from exc
+
+
+def _check_reachable(address: str) -> None:
+    """Raise CorpusError unless `address` (host:port or ray://host:port) accepts a TCP connection."""
+    if address in ("auto", "local"):
+        return  # Ray resolves these itself, from this machine's running instance
+    try:
+        parts = urlsplit(address if "://" in address else f"//{address}")
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+    if not host or port is None:
+        raise CorpusError(f"--ray-address {address!r} is not host:port or ray://host:port")
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise CorpusError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from None

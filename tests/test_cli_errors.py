@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -72,6 +73,17 @@ def test_attribute_input_errors(corpus, tmp_path: Path) -> None:
     assert_one_line_error(corpus("attribute", HARBOUR, "--out", tmp_path / "run", "--executor", "slurm"), "unknown executor")
     assert_one_line_error(corpus("attribute", HARBOUR, "--out", tmp_path / "run", "--min-confidence", "2"), "between 0 and 1")
     assert_one_line_error(corpus("attribute", HARBOUR, "--out", HARBOUR), "is not a folder")
+
+
+def test_attribute_reports_an_unreachable_ray_cluster_at_once(corpus, tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ray = ("attribute", HARBOUR, "--out", tmp_path / "run", "--executor", "ray", "--ray-address")
+    assert_one_line_error(corpus(*ray, f"127.0.0.1:{port}"), f"cannot reach the Ray cluster at 127.0.0.1:{port}")
+    assert_one_line_error(corpus(*ray, f"ray://127.0.0.1:{port}"), "cannot reach the Ray cluster")
+    assert_one_line_error(corpus(*ray, "head-node"), "is not host:port or ray://host:port")
+    assert not list((tmp_path / "run").glob("*.parquet"))
 
 
 def test_no_quotations_warns_and_writes_an_empty_shard(corpus, tmp_path: Path) -> None:
