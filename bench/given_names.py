@@ -38,7 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=GIVEN_NAMES_FILE)
     args = parser.parse_args(argv)
-    table = given_names()
+    try:
+        table = given_names()
+    except ModuleNotFoundError:
+        print("error: this script needs nomquamgender: pip install -e '.[dev]'", file=sys.stderr)
+        return 2
     tmp = args.out.with_suffix(".tmp")
     tmp.write_text(json.dumps(table, separators=(",", ":")) + "\n", encoding="utf-8")
     tmp.replace(args.out)
