@@ -1,8 +1,9 @@
 """The attribution stage: books in, one persona shard per book plus the run's characters and books tables.
 
 Resumable: a book whose shard exists, reads back, and was made by this pipeline version (package,
-attribution code and model files, spaCy model) from the same text with the same settings is skipped. Shards are written atomically, so a crash mid-book leaves no
-partial shard; the run tables are rebuilt from all shards at the end.
+attribution code and model files, spaCy model) from the same text with the same settings is skipped.
+Shards are written atomically, so a crash mid-book leaves no partial shard; the run tables are rebuilt
+from all shards at the end.
 """
 
 from __future__ import annotations

@@ -447,9 +447,11 @@ def clean_names(counts: dict[str, int], stats: WordStats, text: str) -> dict[str
     return {n: c for n, c in cleaned.items() if not _is_plural_family(n, c, last_words) and n not in dropped}
 
 
-SPEECH_VERBS = "said|says|asked|replied|answered|cried|exclaimed|continued|added|whispered|shouted|called"
+# the common speech verbs as a regex alternation (corpus.attribution.tags.SPEECH_VERBS is the full set)
+TAG_VERB_PATTERN = "said|says|asked|replied|answered|cried|exclaimed|continued|added|whispered|shouted|called"
 TAGGED_NAME = re.compile(  # a whole word: not "Th" of a mangled "Th?r?se"
-    rf"\b(?:{SPEECH_VERBS}) ([A-Z][a-z]+)(?![\w'\u2019]|\?\w)|(?<![^\s\"\u201c])([A-Z][a-z]+) (?:{SPEECH_VERBS})\b")
+    rf"\b(?:{TAG_VERB_PATTERN}) ([A-Z][a-z]+)(?![\w'\u2019]|\?\w)"
+    rf"|(?<![^\s\"\u201c])([A-Z][a-z]+) (?:{TAG_VERB_PATTERN})\b")
 MIN_TAG_COUNT = 3  # a word must name the speaker of this many speech tags ("said Montoya")
 
 
@@ -467,7 +469,7 @@ def tagged_names(text: str, stats: WordStats) -> dict[str, int]:
 def speech_tags(description: str, text: str) -> int:
     """Speech tags naming a description as the speaker ("said the Hatter", "the Hatter replied")."""
     words = re.escape(description[4:])
-    return len(re.findall(rf"\b(?:{SPEECH_VERBS}) the {words}\b|\b[Tt]he {words},? (?:{SPEECH_VERBS})\b", text))
+    return len(re.findall(rf"\b(?:{TAG_VERB_PATTERN}) the {words}\b|\b[Tt]he {words},? (?:{TAG_VERB_PATTERN})\b", text))
 
 
 def discover_characters(
