@@ -137,6 +137,7 @@ class ParsedName:
 # Titles that usually precede a given name ("Aunt Polly") rather than a surname. Not "Sir" ("Sir
 # Thomas" is Tom Bertram's father) nor "Master" (PDNC's A Handful of Dust: measured to hurt).
 GIVEN_NAME_TITLES = {"Uncle", "Aunt"}
+COURTESY_TITLES = {"Lady", "Sir", "Lord"}  # titles of courtesy before a given name: "Lady Catherine", "Sir Thomas"
 DESCRIPTORS = {"Old", "Young", "Poor", "Dear"}  # words before a name that are not a given name
 MIN_DESCRIPTION_COUNT = 5  # "the Hatter" must recur this often to count as a name
 MIN_DESCRIPTION_TAGS = 2  # ... and speak in this many speech tags ("the English", "the Marabar" do not)
@@ -226,7 +227,9 @@ def _join_target(name: ParsedName, clusters: list[list[ParsedName]], one_gender_
         return None
     key = _given_key(name.given)
     if name.given and name.surname:
-        match = [c for c in clusters if any(_given_key(n.given) == key and n.surname == name.surname for n in c)
+        # "Mrs. Charles Musgrove" is the wife of Charles Musgrove: "Mrs." with a given name joins only its like
+        match = [c for c in clusters if any(_given_key(n.given) == key and n.surname == name.surname
+                                            and (n.title == "Mrs") == (name.title == "Mrs") for n in c)
                  and _cluster_gender(c) in (None, name.gender or _cluster_gender(c))]
     elif name.surname:  # titled single word: "Lady Catherine" joins "Lady Catherine de Bourgh"
         match = [c for c in clusters if any(n.title == name.title and n.given == name.surname for n in c)]
@@ -247,7 +250,10 @@ def _join_target(name: ParsedName, clusters: list[list[ParsedName]], one_gender_
         if not match and name.title in GIVEN_NAME_TITLES:  # "Uncle Reggie" joins "Reggie St Cloud"
             match = [c for c in clusters if any(n.given and n.surname and n.given == name.surname for n in c)]
     else:  # a bare word: a given name (or diminutive), else a surname used alone
-        match = [c for c in clusters if any(_given_key(n.given) == key for n in c)]
+        # not someone called "Lady Catherine" more often than the bare name is used: "Kitty" is another
+        match = [c for c in clusters if any(_given_key(n.given) == key for n in c) and not any(
+            n.title in COURTESY_TITLES and n.given is None and _given_key(n.surname) == key and n.count > name.count
+            for n in c)]
         if len(match) > 1:  # the most mentioned bearer of the given name
             match = [max(match, key=lambda c: sum(n.count for n in c))]
         if not match:
@@ -272,9 +278,10 @@ def cluster_names(counts: dict[str, int], together: Together = _never_together
     as often as not), but where every titled "X" form has one gender, they join the one full name
     with surname X ("Mr. Marley" -> "Jacob Marley"); "Lady Catherine" joins "Lady Catherine de
     Bourgh", "Uncle Reggie" the one full name with given name Reggie; a bare given name (or
-    diminutive) joins the one cluster with that given name, a bare surname the family's most
-    mentioned man, a bare "Ghost" the description "the Ghost". `together` tells names of two people
-    apart (see `co_mentions`).
+    diminutive) joins the one cluster with that given name (not one more often called "Lady
+    Catherine" than the bare "Kitty" is used), a bare surname the family's most mentioned man, a
+    bare "Ghost" the description "the Ghost". "Mrs. Charles Musgrove" (his wife) stays apart from
+    "Charles Musgrove". `together` tells names of two people apart (see `co_mentions`).
     """
     names: dict[str, ParsedName] = {}
     for text, count in counts.items():

@@ -42,6 +42,20 @@ def test_elizabeth_aliases_cluster_and_bennet_parents_stay_apart():
     assert found["Lady Catherine de Bourgh"] == {"Lady Catherine de Bourgh", "Lady Catherine"}
 
 
+def test_a_familiar_given_name_is_not_someone_called_by_a_courtesy_title():
+    found = clusters({"Lady Catherine de Bourgh": 9, "Catherine de Bourgh": 5, "Lady Catherine": 106, "Kitty": 56,
+                      "Catherine": 27, "Lady Brett Ashley": 5, "Lady Brett": 3, "Brett": 200})
+    assert found["Catherine de Bourgh"] == {"Catherine de Bourgh", "Lady Catherine de Bourgh", "Lady Catherine"}
+    assert found["Kitty"] == {"Kitty", "Catherine"}  # Kitty Bennet is Lady Catherine's namesake
+    assert {"Lady Brett Ashley", "Lady Brett", "Brett"} in found.values()  # mostly called Brett: the same woman
+
+
+def test_a_wife_named_for_her_husband_stays_apart_from_him():
+    found = clusters({"Charles Musgrove": 10, "Mrs. Charles Musgrove": 4, "Mrs. Charles": 10})
+    assert found["Charles Musgrove"] == {"Charles Musgrove"}
+    assert found["Mrs. Charles Musgrove"] == {"Mrs. Charles Musgrove", "Mrs. Charles"}
+
+
 def test_titled_surnames_join_the_one_full_name_of_one_gender():
     found = clusters({
         "Scrooge Scrooge": 1, "Scrooge": 300, "Mr. Scrooge": 11, "Uncle Scrooge": 5, "Master Scrooge": 3,
