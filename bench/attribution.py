@@ -17,9 +17,9 @@ End to end, each gold quotation is matched to the predicted quotation that overl
 characters); a gold quotation no prediction overlaps counts wrong. Accuracy = right / gold quotations.
 
 Confidence. Reported figures use leave-novels-out calibration: novels are split into folds and each
-fold's per-rule confidences are fitted on the other folds only. --write-calibration fits the table on
-all given novels (end to end, discovered cast: the setting users run) and writes
-corpus/attribution/calibration.json.
+fold's confidences (per-rule accuracies, and the logistic regression on the ranker's signals) are
+fitted on the other folds only. --write-calibration fits it on all given novels (end to end,
+discovered cast: the setting users run) and writes corpus/attribution/calibration.json.
 
 Tokens for speed are whitespace-separated words of the novel text; speed includes spaCy parsing.
 """
@@ -67,6 +67,7 @@ class Outcome:
     confidence: float
     correct: bool
     attributed: bool
+    signals: dict[str, float] = field(default_factory=dict)  # the ranker's evidence (calibration input)
 
 
 @dataclass
@@ -162,7 +163,7 @@ def outcomes_for(novel: PdncNovel, result, mapping: dict[str, str] | None) -> li
             continue
         speaker = mapping.get(best.speaker) if mapping is not None else best.speaker
         outcomes.append(Outcome(novel.name, g.quote_type, best.method, best.confidence,
-                                speaker is not None and speaker == g.speaker, True))
+                                speaker is not None and speaker == g.speaker, True, best.signals))
     return outcomes
 
 
@@ -210,17 +211,17 @@ def fold_rankers(folders: list[Path], mode: str, folds: int, cache: Path | None,
 
 
 def recalibrate(results: list[NovelResult], setting: str, folds: int) -> None:
-    """Leave-novels-out confidences: each fold's per-rule accuracy is fitted on the other folds."""
+    """Leave-novels-out confidences: each fold's calibration is fitted on the other folds."""
     fold_of = folds_of([r.name for r in results], folds)
     for k in range(folds):
-        train = [(o.method, o.correct) for r in results if fold_of[r.name] != k
+        train = [(o.method, o.signals, o.correct) for r in results if fold_of[r.name] != k
                  for o in r.outcomes[setting] if o.attributed]
         calibration = Calibration.fit(train)
         for r in results:
             if fold_of[r.name] == k:
                 for o in r.outcomes[setting]:
                     if o.attributed:
-                        o.confidence = calibration.confidence(o.method)
+                        o.confidence = calibration.confidence(o.method, o.signals)
 
 
 def summarise(outcomes: list[Outcome]) -> dict:
@@ -319,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"spans": span_summary(results), "settings": {}, "timings": timings, "dev_novels": list(DEV_NOVELS)}
     if args.write_calibration:
         setting = "end-to-end/discovered" if "discovered" in casts else "end-to-end/gold"  # as users run it
-        outcomes = [(o.method, o.correct) for r in results for o in r.outcomes[setting] if o.attributed]
+        outcomes = [(o.method, o.signals, o.correct) for r in results for o in r.outcomes[setting] if o.attributed]
         Calibration.fit(outcomes).save()
     for setting in results[0].outcomes:
         if len(results) >= args.folds > 1:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from corpus.attribution import AttributionConfig, attribute_book
-from corpus.attribution.calibration import Calibration
-from corpus.attribution.ranker import COLUMNS, Ranker, Scorer, fit_scorer
+from corpus.attribution.calibration import Calibration, load_calibration
+from corpus.attribution.ranker import COLUMNS, SIGNALS, Ranker, Scorer, fit_scorer
 from corpus.characters import Character
 from corpus.errors import CorpusError
 from corpus.nlp import load_nlp
@@ -137,14 +137,36 @@ def test_ranker_learns_the_informative_feature_and_reranks(nlp):
     assert all(int(np.argmax(scorer.probabilities(m))) == g for m, g in examples(50))  # unseen examples
     book = attribute_exchange(nlp, Ranker(scorer))
     assert [a.speaker for a in book.attributions] == ["elizabeth-bennet", "mr-darcy", "elizabeth-bennet", "mr-darcy"]
-    assert book.attributions[2].method.startswith("ranker-")
+    assert book.attributions[2].method in ("ranker", "ranker-parity")
+    assert set(book.attributions[2].signals) == set(SIGNALS)
 
 
 def test_calibration_fit_is_per_rule_accuracy_with_prior():
-    calibration = Calibration.fit([("tag-name", True)] * 8 + [("turn-taking", False)] * 2 + [("turn-taking", True)])
+    calibration = Calibration.fit([("tag-name", {}, True)] * 8 + [("turn-taking", {}, False)] * 2
+                                  + [("turn-taking", {}, True)])
     assert calibration.confidence("tag-name") == pytest.approx(0.9)
     assert calibration.confidence("turn-taking") == pytest.approx(0.4)
     assert 0 < calibration.confidence("unknown-rule") < 1
+
+
+def test_calibration_of_ranker_decisions_is_a_logistic_regression_on_their_signals(tmp_path):
+    rng = np.random.default_rng(0)
+    outcomes = []
+    for _ in range(2000):
+        log_odds, agrees = rng.normal(0, 2), float(rng.random() < 0.5)
+        correct = rng.random() < 1 / (1 + np.exp(-(log_odds + 2 * agrees - 1)))
+        outcomes.append(("ranker", {"log_odds": log_odds, "sieve_agrees": agrees}, bool(correct)))
+    calibration = Calibration.fit(outcomes + [("tag-name", {}, True)] * 9 + [("tag-name", {}, False)])
+    assert calibration.weights["log_odds"] == pytest.approx(1.0, abs=0.2)
+    assert calibration.weights["sieve_agrees"] == pytest.approx(2.0, abs=0.3)
+    assert calibration.confidence("tag-name") == pytest.approx(10 / 12, abs=1e-4)  # rules without signals: the table
+    sure = calibration.confidence("ranker", {"log_odds": 3.0, "sieve_agrees": 1.0})
+    unsure = calibration.confidence("ranker", {"log_odds": -1.0, "sieve_agrees": 0.0})
+    assert 0.95 < sure < 1 and 0 < unsure < 0.2
+    assert 0 < calibration.confidence("ranker", {"log_odds": -5000.0}) < 1e-6  # no overflow
+    path = tmp_path / "calibration.json"
+    calibration.save(path)
+    assert load_calibration(path).confidence("ranker", {"log_odds": 3.0, "sieve_agrees": 1.0}) == pytest.approx(sure)
 
 
 def test_unknown_spacy_model_is_a_corpus_error():

@@ -3,7 +3,8 @@
 Files: types.py (config and results), context.py (what sieves read), mentions.py (cast names in
 the text), tags.py (explicit and anaphoric speech tags, action beats), conversation.py (turn-taking,
 vocatives, addressees), ranker.py (a small learned re-ranker for untagged quotations, weights in
-ranker.json), calibration.py (per-rule confidence, calibration.json), book.py (the pipeline).
+ranker.json), calibration.py (confidence: per sieve rule, and from the ranker's evidence;
+calibration.json), book.py (the pipeline).
 """
 
 from corpus.attribution.book import attribute_book

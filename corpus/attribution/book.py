@@ -118,7 +118,7 @@ def run_sieve(ctx: BookContext, config: AttributionConfig) -> tuple[dict[int, st
 
 def _attribution(ctx: BookContext, qi: int, config: AttributionConfig, calibration: Calibration) -> Attribution:
     guess = ctx.guesses[qi] or Guess(None, "implicit", "none")
-    confidence = calibration.confidence(guess.method) if guess.speaker else 0.0
+    confidence = calibration.confidence(guess.method, guess.signals) if guess.speaker else 0.0
     speaker = guess.speaker if confidence >= config.min_confidence else None
     return Attribution(
         quotation=ctx.quotations[qi],
@@ -127,6 +127,7 @@ def _attribution(ctx: BookContext, qi: int, config: AttributionConfig, calibrati
         quote_type=guess.quote_type,
         confidence=confidence,
         method=guess.method,
+        signals=guess.signals,
     )
 
 

@@ -1,50 +1,93 @@
-"""Calibrated confidence: the accuracy of each sieve rule measured on PDNC (see bench/attribution.py)."""
+"""Calibrated confidence, fitted on PDNC (see bench/attribution.py): each sieve rule's accuracy, and a
+logistic regression that reads a ranker decision's evidence (its signals, see ranker.SIGNALS)."""
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from corpus.errors import CorpusError
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 PRIOR_CORRECT, PRIOR_TOTAL = 1.0, 2.0  # Laplace prior so a rarely fired rule is not 0 or 1
+LOGISTIC_L2 = 1.0  # ridge on the logistic weights (summed loss over some 20k decisions)
+NEWTON_STEPS = 50
+SCORE_CLIP = 30.0  # a logistic score is clipped to +-this, so a confidence is never exactly 0 or 1
 
 
 @dataclass
 class Calibration:
-    """Per-rule accuracy: P(speaker is right | the rule that fired)."""
+    """P(speaker is right): per rule for the sieve's rules, from the signals for ranker decisions."""
 
     accuracy: dict[str, float] = field(default_factory=dict)
     default: float = 0.5  # for a rule not in the table
+    weights: dict[str, float] = field(default_factory=dict)  # per signal; empty: signals are ignored
+    bias: float = 0.0
 
-    def confidence(self, method: str) -> float:
+    def confidence(self, method: str, signals: dict[str, float] | None = None) -> float:
+        if signals and self.weights:
+            score = self.bias + sum(w * signals.get(name, 0.0) for name, w in self.weights.items())
+            return 1.0 / (1.0 + math.exp(-min(max(score, -SCORE_CLIP), SCORE_CLIP)))
         return self.accuracy.get(method, self.default)
 
     @classmethod
-    def fit(cls, outcomes: list[tuple[str, bool]]) -> "Calibration":
-        """Per-method accuracy (with a Laplace prior) from (method, correct) pairs."""
+    def fit(cls, outcomes: list[tuple[str, dict[str, float], bool]]) -> "Calibration":
+        """From (method, signals, correct) triples: per-method accuracy (with a Laplace prior) of the
+        outcomes without signals, and the logistic regression of correctness on the signals of the others."""
         tally: dict[str, list[int]] = {}
-        for method, correct in outcomes:
-            t = tally.setdefault(method, [0, 0])
-            t[0] += int(correct)
-            t[1] += 1
+        for method, signals, correct in outcomes:
+            if not signals:
+                t = tally.setdefault(method, [0, 0])
+                t[0] += int(correct)
+                t[1] += 1
         accuracy = {m: round((c + PRIOR_CORRECT) / (n + PRIOR_TOTAL), 4) for m, (c, n) in sorted(tally.items())}
-        total = sum(n for _, n in tally.values())
-        default = (sum(c for c, _ in tally.values()) + PRIOR_CORRECT) / (total + PRIOR_TOTAL) if total else 0.5
-        return cls(accuracy, round(default, 4))
+        right = sum(int(correct) for _, _, correct in outcomes)  # a rule not in the table: the overall accuracy
+        default = (right + PRIOR_CORRECT) / (len(outcomes) + PRIOR_TOTAL) if outcomes else 0.5
+        rows = [(signals, correct) for _, signals, correct in outcomes if signals]
+        if not rows:
+            return cls(accuracy, round(default, 4))
+        names = sorted({name for signals, _ in rows for name in signals})
+        x = np.array([[signals.get(name, 0.0) for name in names] for signals, _ in rows])
+        coefficients = _logistic_regression(x, np.array([float(c) for _, c in rows]))
+        return cls(accuracy, round(default, 4), dict(zip(names, map(float, coefficients[:-1]))),
+                   float(coefficients[-1]))
 
     def save(self, path: Path = CALIBRATION_FILE) -> None:
-        path.write_text(json.dumps({"accuracy": self.accuracy, "default": self.default}, indent=1) + "\n")
+        data = {"accuracy": self.accuracy, "default": self.default,
+                "signals": {"weights": {k: round(w, 6) for k, w in self.weights.items()}, "bias": round(self.bias, 6)}}
+        path.write_text(json.dumps(data, indent=1) + "\n")
+
+
+def _logistic_regression(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Weights of P(y=1) = sigmoid(x @ w + bias), bias last, by Newton's method with LOGISTIC_L2 on the
+    weights (a tiny ridge on the bias keeps the Hessian invertible)."""
+    design = np.hstack([x, np.ones((len(x), 1))])
+    ridge = np.full(design.shape[1], LOGISTIC_L2)
+    ridge[-1] = 1e-6
+    coefficients = np.zeros(design.shape[1])
+    for _ in range(NEWTON_STEPS):
+        p = 0.5 * (1.0 + np.tanh(design @ coefficients / 2))
+        gradient = design.T @ (p - y) + ridge * coefficients
+        hessian = (design * (p * (1 - p))[:, None]).T @ design + np.diag(ridge)
+        step = np.linalg.solve(hessian, gradient)
+        coefficients -= step
+        if np.abs(step).max() < 1e-9:
+            break
+    return coefficients
 
 
 def load_calibration(path: Path = CALIBRATION_FILE) -> Calibration:
-    """The bundled calibration table (an empty one, default 0.5, if it was never fitted)."""
+    """The bundled calibration (an empty one, default 0.5, if it was never fitted)."""
     if not path.exists():
         return Calibration()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return Calibration(dict(data["accuracy"]), float(data["default"]))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        signals = data.get("signals") or {"weights": {}, "bias": 0.0}
+        return Calibration(dict(data["accuracy"]), float(data["default"]),
+                           {k: float(w) for k, w in signals["weights"].items()}, float(signals["bias"]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CorpusError(f"corrupt calibration table {path}: {exc}") from exc

@@ -20,6 +20,7 @@ class Guess:
     speaker: str | None
     quote_type: str
     method: str
+    signals: dict[str, float] = field(default_factory=dict)  # the ranker's evidence, read by the calibration
 
 
 @dataclass

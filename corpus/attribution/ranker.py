@@ -50,7 +50,13 @@ FIT_UNITS, FIT_L2, FIT_ITERATIONS, FIT_INIT_SCALE = 16, 3e-3, 150, 0.1
 PARITY_NEAR = 2  # turns from the nearest anchor within which alternation agreement marks the method
 EPITHET_LOCAL_CHARS = 20_000  # text read back for the characters a descriptive tag ("said the gentleman") meant lately
 STYLE_SCALE = 10.0  # the style log-likelihood ratio is divided by this (features near unit scale)
-CONFIDENCE_BINS = (0.97, 0.93, 0.85, 0.75, 0.6, 0.45, 0.3)  # method suffix by the ranker's own probability
+# A decision's evidence, from which the calibration fits its confidence: the log-odds of the chosen
+# speaker under the deciding pass and under the first pass, whether the beam and the sieve chose the
+# same speaker, whether it is the turn-parity speaker (near an anchor, or at all), whether the turns
+# before and after belong to the exchange, and a pronoun or a description as the tag's subject.
+SIGNALS = ("log_odds", "first_log_odds", "beam_agrees", "sieve_agrees", "parity_near", "parity",
+           "linked_prev", "linked_next", "pronoun_tag", "nominal_tag")
+LOG_ODDS_CLIP = 1e-4  # probabilities are clipped to [clip, 1 - clip] before taking log-odds
 
 
 @dataclass
@@ -130,8 +136,9 @@ def candidates_and_features(ctx: BookContext, qi: int, anchors: dict[int, str],
     def linked(i: int) -> bool:
         return 0 <= i < len(ctx.quotations) and in_conversation(ctx, min(i, qi), max(i, qi), config.turn_max_gap)
 
-    prev_voc = set(vocatives(ctx, qi - 1)) if qi > 0 and linked(qi - 1) else set()
-    next_voc = set(vocatives(ctx, qi + 1)) if qi + 1 < len(ctx.quotations) and linked(qi + 1) else set()
+    # lists, not sets: the candidates' order (and so which are cut at MAX_CANDIDATES) must not vary by run
+    prev_voc = vocatives(ctx, qi - 1) if qi > 0 and linked(qi - 1) else []
+    next_voc = vocatives(ctx, qi + 1) if qi + 1 < len(ctx.quotations) and linked(qi + 1) else []
     prev_quoted = ({m.slug for m in ctx.mentions_between(ctx.quotations[qi - 1].start, ctx.quotations[qi - 1].end)}
                    if qi > 0 and linked(qi - 1) else set())
     own_voc = set(vocatives(ctx, qi))
@@ -279,6 +286,7 @@ def rerank(ctx: BookContext, ranker: Ranker, anchors: dict[int, str], parity: di
     """Replace the sieve's guess of every non-anchor quotation by the ranker's choice: a beam search in
     text order over each exchange with the first-pass weights, then, with the refining weights, each
     decided once more greedily (later turns now carry decisions too)."""
+    sieve = [g.speaker if g else None for g in ctx.guesses]
     _beam_pass(ctx, ranker, anchors, parity, config)
     if ranker.refine is None:
         return
@@ -287,7 +295,11 @@ def rerank(ctx: BookContext, ranker: Ranker, anchors: dict[int, str], parity: di
             continue
         candidates, matrix = candidates_and_features(ctx, qi, anchors, parity.get(qi, (None, 0)), config)
         if candidates:
-            ctx.guesses[qi] = _ranked_guess(ctx, qi, *ranker.choose(candidates, matrix, ranker.refine), parity)
+            probs = ranker.refine.probabilities(matrix)
+            best = int(np.argmax(probs))
+            beam = ctx.guesses[qi].speaker if ctx.guesses[qi] else None
+            ctx.guesses[qi] = _ranked_guess(ctx, qi, candidates[best], (float(probs[best]), float(
+                ranker.first.probabilities(matrix)[best])), (sieve[qi], beam), parity, config)
 
 
 @dataclass(frozen=True)
@@ -333,23 +345,40 @@ def _beam_pass(ctx: BookContext, ranker: Ranker, anchors: dict[int, str],
                 expanded.append((score, node))
                 continue
             probs = ranker.first.probabilities(matrix)
+            sieve = ctx.guesses[qi].speaker if ctx.guesses[qi] else None  # not yet replaced: the sieve's
             for best in np.argsort(-probs)[: config.beam_width]:
-                guess = _ranked_guess(ctx, qi, candidates[best], float(probs[best]), parity)
-                expanded.append((score + math.log(max(float(probs[best]), 1e-12)), _Decision(qi, guess, node)))
+                speaker, prob = candidates[best], float(probs[best])
+                guess = _ranked_guess(ctx, qi, speaker, (prob, prob), (sieve, speaker), parity, config)
+                expanded.append((score + math.log(max(prob, 1e-12)), _Decision(qi, guess, node)))
         beam = sorted(expanded, key=lambda b: -b[0])[: config.beam_width]
     commit()
 
 
-def _ranked_guess(ctx: BookContext, qi: int, speaker: str, prob: float,
-                  parity: dict[int, tuple[str | None, int]]) -> Guess:
-    """The ranker's guess, its method naming its probability bin (the calibration key)."""
+def _ranked_guess(ctx: BookContext, qi: int, speaker: str, probs: tuple[float, float],
+                  earlier: tuple[str | None, str | None], parity: dict[int, tuple[str | None, int]], config) -> Guess:
+    """The ranker's guess with its evidence (SIGNALS): `probs` is the chosen speaker's probability under
+    the deciding and the first pass, `earlier` the sieve's and the beam's speakers. The method says
+    whether it agrees with the A-B alternation of a nearby anchor."""
     old = ctx.guesses[qi]
-    bin_ = next((b for b in CONFIDENCE_BINS if prob >= b), 0.0)
-    near_parity = parity.get(qi, (None, 0))
-    # agreeing with the A-B alternation of a nearby anchor is a separately calibrated (surer) case
-    agrees = near_parity[0] == speaker and near_parity[1] <= PARITY_NEAR
-    method = f"ranker-{bin_:.2f}" + ("-parity" if agrees else "")
-    return Guess(speaker, old.quote_type if old else "implicit", method)
+    parity_speaker, distance = parity.get(qi, (None, 0))
+    near = parity_speaker == speaker and distance <= PARITY_NEAR
+    tag = find_tag(ctx, qi, config.tag_window_chars)
+    last = len(ctx.quotations) - 1
+    signals = {
+        "log_odds": _log_odds(probs[0]), "first_log_odds": _log_odds(probs[1]),
+        "sieve_agrees": float(earlier[0] == speaker), "beam_agrees": float(earlier[1] == speaker),
+        "parity_near": float(near), "parity": float(parity_speaker == speaker),
+        "linked_prev": float(qi > 0 and in_conversation(ctx, qi - 1, qi, config.turn_max_gap)),
+        "linked_next": float(qi < last and in_conversation(ctx, qi, qi + 1, config.turn_max_gap)),
+        "pronoun_tag": float(tag is not None and tag.kind == "pronoun"),
+        "nominal_tag": float(tag is not None and tag.kind == "nominal"),
+    }
+    return Guess(speaker, old.quote_type if old else "implicit", "ranker-parity" if near else "ranker", signals)
+
+
+def _log_odds(prob: float) -> float:
+    prob = min(max(prob, LOG_ODDS_CLIP), 1 - LOG_ODDS_CLIP)
+    return math.log(prob / (1 - prob))
 
 
 def training_examples(ctx: BookContext, anchors: dict[int, str], parity: dict[int, tuple[str | None, int]],

@@ -56,6 +56,7 @@ class Attribution:
     quote_type: str = "implicit"  # one of QUOTE_TYPES
     confidence: float = 0.0  # calibrated probability that the speaker is right, in [0, 1]
     method: str = "none"  # the sieve rule that gave the speaker
+    signals: dict[str, float] = field(default_factory=dict)  # a ranker decision's evidence (calibration input)
 
 
 @dataclass
