@@ -114,7 +114,9 @@ def read_novel(folder: str | Path) -> PdncNovel:
     path = folder / QUOTES_FILE
     quotations = []
     for row in _read_csv(path):
-        parts = tuple((int(s), int(e)) for s, e in _literal(row["quoteByteSpans"], path))  # type: ignore[union-attr]
+        # in text order: a few PDNC rows list a quotation's later part first
+        spans = _literal(row["quoteByteSpans"], path)
+        parts = tuple(sorted((int(s), int(e)) for s, e in spans))  # type: ignore[union-attr]
         if not parts:
             continue
         paragraph = max(bisect.bisect_right(starts, parts[0][0]) - 1, 0)

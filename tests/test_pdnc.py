@@ -43,6 +43,17 @@ def test_gold_book_attribution(pdnc_dir, daisy):
     assert gold.attributions[0].speaker == daisy.quotations[0].speaker
 
 
+def test_quotation_parts_are_read_in_text_order(tmp_path):
+    (tmp_path / "novel_text.txt").write_text('"Yes," said Ann, "I will."\n', encoding="utf-8")
+    (tmp_path / "character_info.csv").write_text(
+        'Character ID,Main Name,Aliases,Gender,Category\n0,Ann,"{\'Ann\'}",F,major\n', encoding="utf-8")
+    (tmp_path / "quotation_info.csv").write_text(  # the second part listed first, as in a few PDNC rows
+        'quoteID,quoteByteSpans,speaker,addressees,quoteType\nQ0,"[[18, 25], [1, 5]]",Ann,[],Explicit\n',
+        encoding="utf-8")
+    quotation = read_novel(tmp_path).quotations[0].quotation
+    assert quotation.parts == ((1, 5), (18, 25)) and (quotation.start, quotation.end) == (1, 25)
+
+
 def test_not_a_pdnc_folder(tmp_path):
     with pytest.raises(CorpusError):
         read_novel(tmp_path)
