@@ -4,7 +4,6 @@ logistic regression that reads a ranker decision's evidence (its signals, see ra
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,8 +29,7 @@ class Calibration:
 
     def confidence(self, method: str, signals: dict[str, float] | None = None) -> float:
         if signals and self.weights:
-            score = self.bias + sum(w * signals.get(name, 0.0) for name, w in self.weights.items())
-            return 1.0 / (1.0 + math.exp(-min(max(score, -SCORE_CLIP), SCORE_CLIP)))
+            return float(_sigmoid(self.bias + sum(w * signals.get(name, 0.0) for name, w in self.weights.items())))
         return self.accuracy.get(method, self.default)
 
     @classmethod
@@ -62,6 +60,11 @@ class Calibration:
         path.write_text(json.dumps(data, indent=1) + "\n")
 
 
+def _sigmoid(score):
+    """The logistic function of a score or an array of them, the score clipped to +-SCORE_CLIP."""
+    return 1.0 / (1.0 + np.exp(-np.clip(score, -SCORE_CLIP, SCORE_CLIP)))
+
+
 def _logistic_regression(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Weights of P(y=1) = sigmoid(x @ w + bias), bias last, by Newton's method with LOGISTIC_L2 on the
     weights (a tiny ridge on the bias keeps the Hessian invertible)."""
@@ -70,7 +73,7 @@ def _logistic_regression(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     ridge[-1] = 1e-6
     coefficients = np.zeros(design.shape[1])
     for _ in range(NEWTON_STEPS):
-        p = 0.5 * (1.0 + np.tanh(design @ coefficients / 2))
+        p = _sigmoid(design @ coefficients)
         gradient = design.T @ (p - y) + ridge * coefficients
         hessian = (design * (p * (1 - p))[:, None]).T @ design + np.diag(ridge)
         step = np.linalg.solve(hessian, gradient)
