@@ -41,9 +41,9 @@ def slugify(name: str) -> str:
     return slug or "character"
 
 
-def unique_slugs(names: list[str]) -> list[str]:
-    """Slugs of the names, suffixed -2, -3, ... where two would collide."""
-    used: set[str] = set()
+def unique_slugs(names: list[str], taken: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """Slugs of the names, suffixed -2, -3, ... where two would collide or one is `taken` already."""
+    used = set(taken)
     slugs = []
     for name in names:
         base = slug = slugify(name)
@@ -142,6 +142,7 @@ DESCRIPTORS = {"Old", "Young", "Poor", "Dear"}  # words before a name that are n
 MIN_DESCRIPTION_COUNT = 5  # "the Hatter" must recur this often to count as a name
 MIN_DESCRIPTION_TAGS = 2  # ... and speak in this many speech tags ("the English", "the Marabar" do not)
 MIN_TOGETHER, MIN_TOGETHER_SHARE = 3, 0.1  # paragraphs shared by two names of two people (see co_mentions)
+TITLE_BEARER_SHARE = 0.8  # "the Major" is the Major X with this share of the "Major ..." mentions
 MIN_MR_COUNT = 3  # rarer "Mr. X" forms are a relative in passing ("Mr. Quested" beside Adela Quested)
 SURNAME_TITLES = {"Mr", "Mrs", "Ms"}  # titles followed by a surname (not "Miss Anne", "Sir Thomas")
 NAME_PARTICLES = {"de", "van", "von", "der", "da", "di", "du", "la", "le", "d'"}
@@ -223,8 +224,8 @@ def _join_target(name: ParsedName, clusters: list[list[ParsedName]], one_gender_
     same = [c for c in clusters if any(n.text == name.text for n in c)]
     if same:
         return same[0]
-    if name.given is None and name.surname is None:  # a descriptive name joins nothing
-        return None
+    if name.given is None and name.surname is None:  # a description joins nothing but its title's bearer
+        return _title_bearer(name, clusters)
     key = _given_key(name.given)
     if name.given and name.surname:
         # "Mrs. Charles Musgrove" is the wife of Charles Musgrove: "Mrs." with a given name joins only its like
@@ -268,6 +269,17 @@ def _join_target(name: ParsedName, clusters: list[list[ParsedName]], one_gender_
         if not match:  # "Ghost" joins "the Ghost"
             match = [c for c in clusters if any(n.text == "the " + name.given for n in c)]
     return match[0] if len(match) == 1 else None
+
+
+def _title_bearer(name: ParsedName, clusters: list[list[ParsedName]]) -> list[ParsedName] | None:
+    """The cluster "the Major" stands for: the one whose "Major X" names have TITLE_BEARER_SHARE of
+    the mentions of all names with that title (Major Callendar, not Major Roberts), else None."""
+    words = name.text.split()
+    if len(words) != 2 or words[1] not in TITLES:
+        return None
+    counts = [(sum(n.count for n in c if n.title == words[1]), i) for i, c in enumerate(clusters)]
+    best, i = max(counts, default=(0, 0))
+    return clusters[i] if best and best >= TITLE_BEARER_SHARE * sum(n for n, _ in counts) else None
 
 
 def cluster_names(counts: dict[str, int], together: Together = _never_together
@@ -435,9 +447,11 @@ def _run_together(name: str, given_names: set[str], surnames: set[str], names: s
             or len(words) > 2 and words[0] in surnames and " ".join(words[1:]) in names)
 
 
-def clean_names(counts: dict[str, int], stats: WordStats, text: str) -> dict[str, int]:
+def clean_names(counts: dict[str, int], stats: WordStats, text: str,
+                speakers: frozenset[str] | set[str] = frozenset()) -> dict[str, int]:
     """Name counts with non-name edge words trimmed, and names run together, places and family
-    plurals dropped."""
+    plurals dropped; `speakers` (names in speech tags) are people, whatever words precede them
+    ("said to Veronica")."""
     cleaned: dict[str, int] = {}
     for name, count in counts.items():
         trimmed = name if name.lower().startswith("the ") else _trim_name(name, stats)
@@ -449,7 +463,7 @@ def clean_names(counts: dict[str, int], stats: WordStats, text: str) -> dict[str
     given_names = {n.split()[0] for n in cleaned
                    if len(n.split()) > 1 and n.split()[0].rstrip(".") not in TITLES and not n.startswith("the ")}
     surnames = {n.split()[-1] for n in cleaned if n.split()[0].rstrip(".") in SURNAME_TITLES}
-    dropped = places([n for n, c in cleaned.items() if c >= MIN_PLACE_COUNT], text)
+    dropped = places([n for n, c in cleaned.items() if c >= MIN_PLACE_COUNT and n not in speakers], text)
     dropped |= {n for n in cleaned if _run_together(n, given_names, surnames, set(cleaned))}
     return {n: c for n, c in cleaned.items() if not _is_plural_family(n, c, last_words) and n not in dropped}
 
@@ -490,10 +504,11 @@ def discover_characters(
     counts = dict(person_mentions)
     for name, count in honorific_names(text).items():
         counts[name] = max(counts.get(name, 0), count)
-    for name, count in tagged_names(text, stats).items():
+    speakers = tagged_names(text, stats)
+    for name, count in speakers.items():
         counts[name] = max(counts.get(name, 0), count)
     for name, count in capitalised_descriptions(text).items():
         if count >= MIN_DESCRIPTION_COUNT and speech_tags(name, text) >= MIN_DESCRIPTION_TAGS:
             counts[name] = max(counts.get(name, 0), count)
-    clusters = cluster_names(clean_names(counts, stats, text), together or co_mentions(text))
+    clusters = cluster_names(clean_names(counts, stats, text, set(speakers)), together or co_mentions(text))
     return make_cast([e for e in clusters if e[3] >= min_mentions][:max_characters])

@@ -254,6 +254,21 @@ def test_descriptive_tag_names_its_owner_and_tags_give_speaking_shares(nlp):
     assert matrix[candidates.index("elizabeth-bennet"), FEATURES.index("speaking_share")] == 1.0
 
 
+def test_speakers_known_by_a_description_in_one_scene_join_a_discovered_cast(nlp):
+    filler = "\n\n".join("The wind blew over the quay." for _ in range(110))
+    text = ('"Good day," said Mr. Marvel.\n\n"Good day to you," said the mariner.\n\n'
+            '"Fine weather," said Mr. Marvel.\n\n"Fine indeed," said the mariner.\n\n'
+            '"Is it?" said the man.\n\n"It is," said the man.\n\n"Drink this," said the doctor.\n\n'
+            f'{filler}\n\n"Again," said the doctor.\n\n"Thank you," said Mr. Marvel.')
+    book = attribute_book(text, AttributionConfig(use_ranker=False), nlp=nlp)
+    described = {c.name for c in book.characters if c.name.startswith("the ")}
+    assert described == {"the mariner"}  # "the man" fits anyone; the doctor speaks 110 paragraphs apart
+    assert [(a.speaker, a.method) for a in book.attributions[1:4:2]] == [("the-mariner", "tag-name")] * 2
+    given = attribute_book(text, AttributionConfig(use_ranker=False), cast=[Character("mr-marvel", "Mr. Marvel")],
+                           nlp=nlp)
+    assert [c.slug for c in given.characters] == ["mr-marvel"]  # a given cast is kept as it is
+
+
 def test_speakers_of_a_long_exchange_stay_candidates(nlp):
     from corpus.attribution.book import prepare_context, run_sieve
     from corpus.attribution.ranker import FEATURES, candidates_and_features

@@ -27,6 +27,7 @@ def test_slugs_are_lowercase_hyphenated_and_unique():
     assert slugify("Mr. Bennet") == "mr-bennet"
     assert slugify("Zo\u00eb O'Hara") == "zoe-o-hara"
     assert unique_slugs(["Tom", "tom", "Tom"]) == ["tom", "tom-2", "tom-3"]
+    assert unique_slugs(["Tom", "Ann"], taken={"tom"}) == ["tom-2", "ann"]
 
 
 def test_elizabeth_aliases_cluster_and_bennet_parents_stay_apart():
@@ -54,6 +55,13 @@ def test_a_wife_named_for_her_husband_stays_apart_from_him():
     found = clusters({"Charles Musgrove": 10, "Mrs. Charles Musgrove": 4, "Mrs. Charles": 10})
     assert found["Charles Musgrove"] == {"Charles Musgrove"}
     assert found["Mrs. Charles Musgrove"] == {"Mrs. Charles Musgrove", "Mrs. Charles"}
+
+
+def test_the_title_alone_is_its_one_main_bearer():
+    found = clusters({"Major Callendar": 45, "the Major": 21, "Major Roberts": 2, "Captain Wentworth": 60,
+                      "Captain Harville": 30, "the Captain": 10})
+    assert found["Major Callendar"] == {"Major Callendar", "the Major"}  # 45 of the 47 "Major" mentions
+    assert found["the Captain"] == {"the Captain"}  # two captains: no one in particular
 
 
 def test_titled_surnames_join_the_one_full_name_of_one_gender():
@@ -107,6 +115,9 @@ def test_person_texts_are_cleaned_of_non_names_run_together_names_places_and_fam
               "Mr. Rushworth": 6}
     assert clean_names(counts, WordStats.of(text), text) == {
         "Holmes": 7, "John Beaver": 4, "Brenda": 9, "Mr. Emerson": 8, "Maria Bertram": 5, "Mr. Rushworth": 6}
+    said_to = '"Yes," said Veronica. He said to Veronica, and went to Veronica. ' * 3
+    assert clean_names({"Veronica": 9}, WordStats.of(said_to), said_to) == {}  # "to Veronica": a place?
+    assert clean_names({"Veronica": 9}, WordStats.of(said_to), said_to, {"Veronica"}) == {"Veronica": 9}
 
 
 def test_discovery_adds_speech_tag_names_and_descriptions_that_speak():

@@ -10,6 +10,7 @@ from corpus.attribution.context import BookContext, Guess
 from corpus.attribution.conversation import (
     addressees, vocatives, conversation_blocks, parity_speaker, turn_guess, vocative_guess,
 )
+from corpus.attribution.described import described_speakers
 from corpus.attribution.genders import infer_genders
 from corpus.attribution.mentions import CastIndex, count_mentions, find_mentions
 from corpus.attribution.ranker import Ranker, rerank
@@ -69,6 +70,12 @@ def prepare_context(text: str, config: AttributionConfig, cast: list[Character] 
     if discovered:  # the genders now tell that "Miss Tilney" is Eleanor Tilney: join such names, index again
         ctx = _index_cast(text, paragraphs, docs, quotations, regroup_by_gender(cast, together))
     _detect_narrator(ctx)
+    if discovered:  # speakers the book only describes ("said the mariner") join the cast
+        described = described_speakers(ctx, config.tag_window_chars)
+        if described:
+            ctx = _index_cast(text, paragraphs, docs, quotations, ctx.index.cast + described)
+            infer_genders(ctx)
+            _detect_narrator(ctx)
     return ctx
 
 

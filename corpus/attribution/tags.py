@@ -46,6 +46,7 @@ class Tag:
     verb: bool  # True for a speech verb, False for an action beat
     verb_text: str = ""
     head: str = ""  # the noun of a nominal tag ("beadle" in "said the beadle")
+    description: str = ""  # a nominal tag's "the" + lowercase words up to the noun ("the genial passenger")
 
 
 def _subject(verb, quoted) -> object | None:
@@ -88,8 +89,19 @@ def _tag_of(ctx: BookContext, base: int, subject, verb: bool) -> Tag | None:
         return Tag(ctx.narrator, None, "narrator", start, verb)
     if subject.pos_ in ("NOUN", "PROPN") and verb:
         gender = next((g for g, nouns in GENDERED_NOUNS.items() if lower in nouns), None)
-        return Tag(None, gender, "nominal", start, verb, head=lower)
+        return Tag(None, gender, "nominal", start, verb, head=lower, description=_description(subject))
     return None
+
+
+def _description(noun) -> str:
+    """ "the" and the lowercase words up to the noun ("the first policeman", "the station-master"), or ""."""
+    determiner = noun.left_edge
+    words = noun.doc[determiner.i + 1 : noun.i + 1]
+    if determiner.lower_ != "the" or determiner.i >= noun.i:
+        return ""
+    if not all(t.text == "-" or (t.is_alpha and t.is_lower) for t in words):
+        return ""
+    return "the " + " ".join(words.text.split())
 
 
 def find_tag(ctx: BookContext, qi: int, max_chars: int) -> Tag | None:
