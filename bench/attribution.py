@@ -11,7 +11,8 @@ name of a gold character as our own name matcher reads the gold cast (main name,
 given name or surname of a multi-word name that no other gold character shares; an alias shared by
 several goes to the one whose main name contains it) votes for that character (a main-name match
 counts twice); the most voted gold character wins (ties: the one with more gold quotations).
-"the Hatter" also tries "Hatter" and "The Hatter", "Miss Quested" also "Quested".
+Names match in any case (PDNC title-cases names: "Mr. Mcbryde", "The Mariner"); "the Hatter" also
+tries "Hatter", "Miss Quested" also "Quested".
 A discovered character whose names match no gold name maps to nothing, so its quotations count wrong.
 End to end, each gold quotation is matched to the predicted quotation that overlaps it most (by
 characters); a gold quotation no prediction overlaps counts wrong. Accuracy = right / gold quotations.
@@ -120,7 +121,8 @@ def span_scores(novel: PdncNovel, predicted) -> dict:
 def map_cast(ours, novel: PdncNovel) -> dict[str, str]:
     """Our slug -> gold slug by name votes (see the module docstring)."""
     gold_main = {c.name: c.slug for c in novel.cast}
-    gold_names = CastIndex(novel.cast).slug_of  # names, aliases, and unambiguous given names / surnames
+    # names, aliases, and unambiguous given names / surnames; any case (PDNC title-cases: "Mr. Mcbryde")
+    gold_names = {name.lower(): slug for name, slug in CastIndex(novel.cast).slug_of.items()}
     quotes_per_gold: dict[str, int] = {}
     for g in novel.quotations:
         quotes_per_gold[g.speaker] = quotes_per_gold.get(g.speaker, 0) + 1
@@ -128,10 +130,11 @@ def map_cast(ours, novel: PdncNovel) -> dict[str, str]:
     for character in ours:
         votes: dict[str, int] = {}
         for name in character.names():
-            variants = [name] + ([name[4:], "The " + name[4:]] if name.lower().startswith("the ") else [])
+            variants = [name] + ([name[4:]] if name.lower().startswith("the ") else [])
             if len(name.split()) == 2 and name.split()[0].rstrip(".") in TITLES:
                 variants.append(name.split()[1])  # "Miss Quested" -> "Quested"
-            gold = next((gold_names[normalise_name(v)] for v in variants if normalise_name(v) in gold_names), None)
+            variants = [normalise_name(v).lower() for v in variants]
+            gold = next((gold_names[v] for v in variants if v in gold_names), None)
             if gold:
                 votes[gold] = votes.get(gold, 0) + (2 if name in gold_main else 1)
         if votes:
