@@ -70,7 +70,9 @@ def prepare_context(text: str, config: AttributionConfig, cast: list[Character] 
     if discovered:  # the genders now tell that "Miss Tilney" is Eleanor Tilney: join such names, index again
         ctx = _index_cast(text, paragraphs, docs, quotations, regroup_by_gender(cast, together))
     _detect_narrator(ctx)
-    if discovered:  # speakers the book only describes ("said the mariner") join the cast
+    # speakers the book only describes ("said the mariner") join the cast; after the narrator is known,
+    # since the tags read here stay cached in ctx when no one joins
+    if discovered:
         described = described_speakers(ctx, config.tag_window_chars)
         if described:
             ctx = _index_cast(text, paragraphs, docs, quotations, ctx.index.cast + described)
