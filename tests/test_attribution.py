@@ -10,6 +10,7 @@ import pytest
 
 from corpus.attribution import AttributionConfig, attribute_book
 from corpus.attribution.calibration import Calibration, load_calibration
+from corpus.attribution.mentions import CastIndex
 from corpus.attribution.ranker import COLUMNS, SIGNALS, Ranker, Scorer, fit_scorer
 from corpus.characters import Character
 from corpus.errors import CorpusError
@@ -259,11 +260,16 @@ def test_speakers_known_by_a_description_in_one_scene_join_a_discovered_cast(nlp
     text = ('"Good day," said Mr. Marvel.\n\n"Good day to you," said the mariner.\n\n'
             '"Fine weather," said Mr. Marvel.\n\n"Fine indeed," said the mariner.\n\n'
             '"Is it?" said the man.\n\n"It is," said the man.\n\n"Drink this," said the doctor.\n\n'
+            '"Stop," said the man with the black beard.\n\n'
+            '"Very well," said the man with the black beard, and left.\n\n'
             f'{filler}\n\n"Again," said the doctor.\n\n"Thank you," said Mr. Marvel.')
     book = attribute_book(text, AttributionConfig(use_ranker=False), nlp=nlp)
     described = {c.name for c in book.characters if c.name.startswith("the ")}
-    assert described == {"the mariner"}  # "the man" fits anyone; the doctor speaks 110 paragraphs apart
+    # "the man" fits anyone, unless a phrase follows; the doctor speaks 110 paragraphs apart
+    assert described == {"the mariner", "the man with the black beard"}
     assert [(a.speaker, a.method) for a in book.attributions[1:4:2]] == [("the-mariner", "tag-name")] * 2
+    by_word = CastIndex(book.characters).by_word
+    assert by_word["beard"] == ["the-man-with-the-black-beard"] and "man" not in by_word  # no one's "man"
     given = attribute_book(text, AttributionConfig(use_ranker=False), cast=[Character("mr-marvel", "Mr. Marvel")],
                            nlp=nlp)
     assert [c.slug for c in given.characters] == ["mr-marvel"]  # a given cast is kept as it is

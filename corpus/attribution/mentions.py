@@ -20,6 +20,13 @@ GENDERED_NOUNS = {
              "servant", "footman", "coachman", "waiter", "gentlemen", "youth", "stranger", "old man"},
 }
 
+# Descriptions that fit many people in a book ("the girl") or are relative ("his wife").
+GENERIC_NOUNS = {
+    "girl", "boy", "man", "woman", "lady", "gentleman", "child", "stranger", "mother", "father", "wife",
+    "husband", "sister", "brother", "aunt", "uncle", "daughter", "son", "person", "voice", "people", "fellow",
+    "lad", "youth", "friend", "companion", "servant", "master", "mistress", "visitor", "other", "one",
+    "niece", "nephew", "cousin", "men", "women", "ladies", "gentlemen", "girls", "boys", "children", "others",
+}
 
 DOTTED_TITLES = {"Mr.", "Mrs.", "Dr.", "Ms.", "St."}
 
@@ -74,9 +81,12 @@ class CastIndex:
             for n in names
         )
         self.pattern = re.compile(r"(?<![\w'])(?:" + alternatives + r")(?![\w])") if names else None
-        self.by_word: dict[str, list[str]] = {}  # lower-cased word of a name -> its characters ("count")
+        # lower-cased word of a name -> its characters ("count"); not a generic noun of a description
+        # ("gentleman" of "the gentleman in the white waistcoat")
+        self.by_word: dict[str, list[str]] = {}
         for character in cast:
-            for word in {w.lower() for name in character.names() for w in re.findall(r"\w+", name)}:
+            for word in {w.lower() for name in character.names() for w in re.findall(r"\w+", name)
+                         if not (name.startswith("the ") and name[4:5].islower() and w in GENERIC_NOUNS)}:
                 self.by_word.setdefault(word, []).append(character.slug)
 
     def gender(self, slug: str | None) -> str | None:

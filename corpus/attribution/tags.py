@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from corpus.attribution.context import BookContext, Guess
 from corpus.attribution.conversation import vocatives
-from corpus.attribution.mentions import GENDERED_NOUNS, SUBJECT_PRONOUNS
+from corpus.attribution.mentions import GENDERED_NOUNS, GENERIC_NOUNS, SUBJECT_PRONOUNS
 
 SPEECH_VERBS = {
     "say", "said", "says", "saying", "reply", "replied", "replies", "cry", "cried", "cries", "ask", "asked",
@@ -46,7 +46,7 @@ class Tag:
     verb: bool  # True for a speech verb, False for an action beat
     verb_text: str = ""
     head: str = ""  # the noun of a nominal tag ("beadle" in "said the beadle")
-    description: str = ""  # a nominal tag's "the" + lowercase words up to the noun ("the genial passenger")
+    description: str = ""  # a nominal tag's lowercase "the ..." phrase ("the genial passenger")
 
 
 def _subject(verb, quoted) -> object | None:
@@ -94,11 +94,13 @@ def _tag_of(ctx: BookContext, base: int, subject, verb: bool) -> Tag | None:
 
 
 def _description(noun) -> str:
-    """ "the" and the lowercase words up to the noun ("the first policeman", "the station-master"), or ""."""
+    """ "the" and the lowercase words up to the noun ("the first policeman", "the station-master"), with a
+    phrase right after it ("the man with the black beard"); "" for any other subject."""
     determiner = noun.left_edge
-    words = noun.doc[determiner.i + 1 : noun.i + 1]
     if determiner.lower_ != "the" or determiner.i >= noun.i:
         return ""
+    after = next((c for c in noun.rights if c.dep_ == "prep" and c.i == noun.i + 1), None)
+    words = noun.doc[determiner.i + 1 : (after.right_edge if after is not None else noun).i + 1]
     if not all(t.text == "-" or (t.is_alpha and t.is_lower) for t in words):
         return ""
     return "the " + " ".join(words.text.split())
@@ -169,13 +171,6 @@ def _introduction(ctx: BookContext, quotation) -> Tag | None:
     return None
 
 
-# Descriptions that fit many people in a book ("the girl") or are relative ("his wife").
-GENERIC_NOUNS = {
-    "girl", "boy", "man", "woman", "lady", "gentleman", "child", "stranger", "mother", "father", "wife",
-    "husband", "sister", "brother", "aunt", "uncle", "daughter", "son", "person", "voice", "people", "fellow",
-    "lad", "youth", "friend", "companion", "servant", "master", "mistress", "visitor", "other", "one",
-    "niece", "nephew", "cousin", "men", "women", "ladies", "gentlemen", "girls", "boys", "children", "others",
-}
 EPITHET_MIN_COUNT = 3
 EPITHET_MIN_SHARE = 0.5
 
