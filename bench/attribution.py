@@ -47,7 +47,7 @@ from corpus.attribution.ranker import Ranker  # noqa: E402
 from corpus.errors import CorpusError  # noqa: E402
 from corpus.nlp import load_nlp, parse_paragraphs  # noqa: E402
 from corpus.pdnc import PdncNovel, novel_folders, read_novel  # noqa: E402
-from corpus.quotes import find_quotations, paragraph_spans  # noqa: E402
+from corpus.quotes import paragraph_spans  # noqa: E402
 from corpus.schema import QUOTE_TYPES  # noqa: E402
 
 COVERAGE_THRESHOLDS = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
@@ -176,13 +176,13 @@ def run_novel(folder: Path, casts: list[str], cache: Path | None, config: Attrib
     docs, parse_seconds = load_docs(novel, folder, cache, config.spacy_model)
     result = NovelResult(folder.name, len(novel.text.split()))
     start = time.perf_counter()
-    predicted = find_quotations(novel.text)
-    result.spans = span_scores(novel, predicted)
     gold_quotations = [g.quotation for g in novel.quotations]
     for cast_mode in casts:
-        for spans_mode, quotations in (("gold-spans", gold_quotations), ("end-to-end", predicted)):
+        for spans_mode, quotations in (("gold-spans", gold_quotations), ("end-to-end", None)):
             cast = [_copy(c) for c in novel.cast] if cast_mode == "gold" else None
             book = attribute_book(novel.text, config, cast=cast, quotations=quotations, docs=docs, ranker=ranker)
+            if quotations is None:  # our spans, as attribute_book finds them (and splits them by speaker)
+                result.spans = span_scores(novel, [a.quotation for a in book.attributions])
             mapping = None if cast_mode == "gold" else map_cast(book.characters, novel)
             result.outcomes[f"{spans_mode}/{cast_mode}"] = outcomes_for(novel, book, mapping)
     seconds = (time.perf_counter() - start) / (2 * len(casts))

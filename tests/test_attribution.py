@@ -402,3 +402,17 @@ def test_a_title_the_character_goes_by_also_precedes_its_full_name():
     found = [(text[m.start:m.end], m.slug) for m in find_mentions(text, index, [])]
     assert found == [("Miss Daisy Miller", "daisy-miller"), ("Miss Daisy", "daisy-miller"),
                      ("Miller", "randolph-miller")]
+
+
+def test_a_paragraph_with_a_reply_introduced_by_name_is_two_utterances(nlp):
+    reply = ('"Then certainly I won\'t play," said Mr. Darcy. Elizabeth, rising from her chair, added: '
+             '"I agree with you. Much better not."')
+    one_speaker = '"I am tired," said Jane, "and I will go home." She rose. Jane added: "Good night."'
+    result = attribute(reply + "\n\n" + one_speaker, nlp)
+    assert [(a.quotation.text(reply), a.speaker) for a in result[:2]] == [
+        ("Then certainly I won't play,", "mr-darcy"), ("I agree with you. Much better not.", "elizabeth-bennet"),
+    ]
+    assert [(len(a.quotation.parts), a.speaker) for a in result[2:]] == [(3, "jane-bennet")]
+    given = attribute_book(reply, AttributionConfig(use_ranker=False), cast=[Character(c.slug, c.name, list(
+        c.aliases), c.gender) for c in CAST], nlp=nlp, quotations=[Quotation(((1, 29), (85, 119)), 0)])
+    assert len(given.attributions) == 1  # quotations the caller gives are kept as they are

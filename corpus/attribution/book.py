@@ -17,6 +17,7 @@ from corpus.attribution.ranker import Ranker, rerank
 from corpus.attribution.regroup import regroup_by_gender
 from corpus.attribution.style import SpeakerStyle
 from corpus.attribution.tags import SUBJECT_DEPS, tag_guess
+from corpus.attribution.utterances import split_by_speaker
 from corpus.attribution.types import Attribution, AttributionConfig, BookAttribution
 from corpus.characters import Character, co_mentions, discover_characters
 from corpus.nlp import load_nlp, parse_paragraphs
@@ -54,12 +55,14 @@ def attribute_book(
 
 def prepare_context(text: str, config: AttributionConfig, cast: list[Character] | None = None, nlp=None,
                     quotations: list[Quotation] | None = None, docs: list | None = None) -> BookContext:
-    """Parse (unless `docs` is given), find quotations and cast, and index the name mentions."""
+    """Parse (unless `docs` is given), find quotations (unless given; found ones are split where a
+    paragraph's speakers change) and cast, and index the name mentions."""
     paragraphs = paragraph_spans(text)
     if docs is None:
         nlp = nlp or load_nlp(config.spacy_model)
         docs = parse_paragraphs(nlp, text, paragraphs, n_process=config.spacy_processes)
-    quotations = find_quotations(text) if quotations is None else sorted(quotations, key=lambda q: q.start)
+    found = quotations is None
+    quotations = find_quotations(text) if found else sorted(quotations, key=lambda q: q.start)
     discovered = cast is None
     if discovered:
         together = co_mentions(text)  # one index of names' paragraphs serves discovery and the regrouping
@@ -70,12 +73,16 @@ def prepare_context(text: str, config: AttributionConfig, cast: list[Character] 
     if discovered:  # the genders now tell that "Miss Tilney" is Eleanor Tilney: join such names, index again
         ctx = _index_cast(text, paragraphs, docs, quotations, regroup_by_gender(cast, together))
     _detect_narrator(ctx)
+    if found:  # a paragraph's quoted parts with speech tags of different speakers are two utterances
+        split = split_by_speaker(ctx, config.tag_window_chars)
+        if len(split) > len(ctx.quotations):
+            ctx = replace(ctx, quotations=split)
     # speakers the book only describes ("said the mariner") join the cast; after the narrator is known,
     # since the tags read here stay cached in ctx when no one joins
     if discovered:
         described = described_speakers(ctx, config.tag_window_chars)
         if described:
-            ctx = _index_cast(text, paragraphs, docs, quotations, ctx.index.cast + described)
+            ctx = _index_cast(text, paragraphs, docs, ctx.quotations, ctx.index.cast + described)
             infer_genders(ctx)
             _detect_narrator(ctx)
     return ctx

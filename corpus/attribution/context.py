@@ -35,16 +35,17 @@ class BookContext:
     mentions: list[Mention]
     first_person: bool = False  # narration in the first person ("I said")
     narrator: str | None = None  # slug of the first-person narrator, when known
-    quote_spans: list[tuple[int, int]] = field(default_factory=list)
-    paragraph_quotes: dict[int, list[int]] = field(default_factory=dict)  # paragraph -> quotation indexes
-    guesses: list[Guess | None] = field(default_factory=list)
-    tags: dict[tuple[int, int], object] = field(default_factory=dict)  # (quotation, window) -> tags.find_tag
+    quote_spans: list[tuple[int, int]] = field(init=False)
+    paragraph_quotes: dict[int, list[int]] = field(init=False)  # paragraph -> quotation indexes
+    guesses: list[Guess | None] = field(init=False)
+    tags: dict[tuple[int, int], object] = field(init=False)  # (quotation, window) -> tags.find_tag
     speaking_share: dict[str, float] = field(default_factory=dict)  # slug -> share of the named-tag quotations
     style: SpeakerStyle = field(default_factory=SpeakerStyle)  # how each character talks in the named-tag quotations
 
     def __post_init__(self) -> None:
         self.quote_spans = sorted(p for q in self.quotations for p in q.parts)
         self._quote_starts = [s for s, _ in self.quote_spans]
+        self.paragraph_quotes, self.tags = {}, {}
         self._mention_starts = [m.start for m in self.mentions]
         self._paragraph_starts = [s for s, _ in self.paragraphs]
         for i, q in enumerate(self.quotations):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from corpus.attribution.context import BookContext, Guess
 from corpus.attribution.conversation import vocatives
 from corpus.attribution.mentions import GENDERED_NOUNS, GENERIC_NOUNS, SUBJECT_PRONOUNS
+from corpus.quotes import Quotation
 
 SPEECH_VERBS = {
     "say", "said", "says", "saying", "reply", "replied", "replies", "cry", "cried", "cries", "ask", "asked",
@@ -117,6 +118,14 @@ def find_tag(ctx: BookContext, qi: int, max_chars: int) -> Tag | None:
 
 def _find_tag(ctx: BookContext, qi: int, max_chars: int) -> Tag | None:
     quotation = ctx.quotations[qi]
+    paragraphs = {ctx.paragraph_of(quotation.start), ctx.paragraph_of(quotation.end - 1)}
+    others = [ctx.quotations[i] for p in paragraphs for i in ctx.paragraph_quotes.get(p, []) if i != qi]
+    return tag_near(ctx, quotation, others, max_chars)
+
+
+def tag_near(ctx: BookContext, quotation: Quotation, others: list[Quotation], max_chars: int) -> Tag | None:
+    """The speech tag (else the action beat) nearest to `quotation` in its paragraphs, outside the
+    `others` quotations of those paragraphs (and the narration between their parts)."""
     paragraphs = sorted({ctx.paragraph_of(quotation.start), ctx.paragraph_of(quotation.end - 1)})
     introduction = _introduction(ctx, quotation)
     if introduction is not None:
@@ -124,10 +133,9 @@ def _find_tag(ctx: BookContext, qi: int, max_chars: int) -> Tag | None:
     best: tuple[float, Tag] | None = None
     for p in paragraphs:
         base = ctx.paragraphs[p][0]
-        others = [i for i in ctx.paragraph_quotes.get(p, []) if i != qi]
         for token in ctx.narration_tokens(p):
             pos = base + token.idx
-            if any(ctx.quotations[i].start <= pos < ctx.quotations[i].end + 1 for i in others):
+            if any(other.start <= pos < other.end + 1 for other in others):
                 continue
             distance = _distance(quotation, pos)
             if distance > max_chars:
