@@ -353,6 +353,7 @@ def capitalised_descriptions(text: str) -> dict[str, int]:
 
 
 SENTENCE_END = tuple('.!?"\u201c\u201d\u2018\u2019\':;([')  # a word after these may be capitalised for its position
+ROMAN_NUMERAL = re.compile(r"[IVXLC]+\.?")
 LOWERCASE_RATIO = 2  # a word written lowercase over this many times as often as capitalised mid-sentence is no name
 PLACE_WORDS = {"in", "at", "to", "from", "near", "into", "towards", "toward", "reach", "reached", "leave", "left",
                "through", "past", "round"}  # words before a place name ("at Hetton", "to Bath", "in the Rue")
@@ -393,9 +394,12 @@ class WordStats:
         return self.negated.get(word.lower(), 0) * 2 > uses
 
     def is_name_word(self, word: str) -> bool:
-        """Whether a word is written like a name: rarely lowercase ("Gives", "Didn", "Nature" are not)."""
-        return (len(word) > 1 and word[0].isupper()
-                and self.lower.get(word.lower(), 0) <= LOWERCASE_RATIO * self.capital.get(word, 0))
+        """Whether a word is written like a name: capitalised mid-sentence and rarely lowercase ("Gives",
+        "Didn", "Nature" are not, nor "Hush" or "Hitherto", capitalised only where a sentence starts)."""
+        head = word.split("-")[0]  # "Grant-Menzies" is counted as "Grant"
+        capital = self.capital.get(head, 0)
+        return len(word) > 1 and word[0].isupper() and capital > 0 and self.lower.get(head.lower(), 0) <= (
+            LOWERCASE_RATIO * capital)
 
 
 def places(names: list[str], text: str) -> set[str]:
@@ -415,10 +419,11 @@ def places(names: list[str], text: str) -> set[str]:
 def _trim_name(name: str, stats: WordStats) -> str:
     """A PERSON text without its edge words that are not names ("Holmes Gives" -> "Holmes",
     "Hitherto Gino" -> "Gino"); "" when no name word is left. Titles and particles stay; a single
-    word stays unless it is a negation stem ("Nanny" may be written "nanny" as often as not)."""
+    word stays unless it is a negation stem or is never capitalised mid-sentence ("Hush!", "Looky here")
+    ("Nanny" may be written "nanny" as often as not)."""
     words = name.split()
     if len(words) == 1:
-        return "" if stats.is_contraction(name) else name
+        return "" if stats.is_contraction(name) or not stats.capital.get(name.split("-")[0]) else name
     keep = [w in TITLES or w.rstrip(".") in TITLES or w in NAME_PARTICLES
             or stats.is_name_word(re.sub(r"['\u2019]s$|[^A-Za-z'-]", "", w)) for w in words]
     first = next((i for i, k in enumerate(keep) if k), len(words))
@@ -426,7 +431,7 @@ def _trim_name(name: str, stats: WordStats) -> str:
     words = words[first:last + 1]
     while words and words[-1].rstrip(".") in TITLES:  # nothing left after the title
         words.pop()
-    return " ".join(words)
+    return "" if len(words) == 1 and ROMAN_NUMERAL.fullmatch(words[0]) else " ".join(words)  # "CHAPTER XVI"
 
 
 def _is_plural_family(name: str, count: int, last_words: dict[str, int]) -> bool:
