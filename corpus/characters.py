@@ -99,6 +99,7 @@ FEMALE_TITLES = ("Mrs", "Miss", "Lady", "Madam", "Madame", "Mademoiselle", "Mme"
 TITLES = {t: "male" for t in MALE_TITLES} | {t: "female" for t in FEMALE_TITLES}
 HONORIFIC_NAME = re.compile(
     r"\b(?P<title>" + "|".join(sorted(TITLES, key=len, reverse=True)) + r")\.?\s+(?P<name>[A-Z][\w'-]+)"
+    r"(?:[ \t]*\n?[ \t]*(?P<surname>[A-Z][\w'-]+))?"
 )
 # Common English diminutives, so that "Lizzy" joins "Elizabeth".
 DIMINUTIVES = {
@@ -329,13 +330,24 @@ def cluster_names(counts: dict[str, int], together: Together = _never_together
     return sorted(entries, key=lambda e: -e[3])
 
 
+TITLED_BEFORE = re.compile(r"\b(?:" + "|".join(TITLES) + r")\.?\s+$")  # "Mrs. " before a name
+
+
 def honorific_names(text: str) -> dict[str, int]:
-    """Counts of honorific names ("Mr. Bennet", "Lady Catherine") in the text; longer titled names
-    ("Sir Walter Elliot") come from the PERSON entities, as the next capitalised word may start a sentence."""
+    """Counts of honorific names ("Mr. Bennet", "Lady Catherine") in the text, with a second word when
+    the two are a full name the text also writes without a title ("Mrs. John Dashwood", where "John
+    Dashwood" is her husband); other longer titled names ("Sir Walter Elliot") come from the PERSON
+    entities, as the next capitalised word may start a sentence."""
     counts: dict[str, int] = {}
+    untitled: dict[str, bool] = {}
     for m in HONORIFIC_NAME.finditer(text):
-        words = m.group("name").split()
-        name = f"{m.group('title')} {' '.join(words)}"
+        name = f"{m.group('title')} {m.group('name')}"
+        full = f"{m.group('name')} {m.group('surname')}" if m.group("surname") else None
+        if full is not None and full not in untitled:  # a full name the text also uses without a title
+            bare = re.finditer(r"\b" + r"\s+".join(map(re.escape, full.split())) + r"\b", text)
+            untitled[full] = any(not TITLED_BEFORE.search(text, max(u.start() - 20, 0), u.start()) for u in bare)
+        if full is not None and untitled[full]:
+            name = f"{m.group('title')} {full}"  # "Mrs. John Dashwood" is not "Mrs. John"
         counts[name] = counts.get(name, 0) + 1
     return counts
 

@@ -11,6 +11,7 @@ from corpus.characters import (
     cluster_names,
     co_mentions,
     discover_characters,
+    honorific_names,
     read_cast_csv,
     slugify,
     unique_slugs,
@@ -142,6 +143,12 @@ def test_discovery_adds_honorific_names_and_drops_rare_ones():
     cast = discover_characters({"Collins": 1}, text, min_mentions=2, max_characters=10)
     assert [c.name for c in cast] == ["Mr. Collins"]
     assert cast[0].aliases == ["Collins"] and cast[0].gender == "male"
+
+
+def test_a_title_before_a_full_name_the_text_also_writes_bare_keeps_the_whole_name():
+    text = ("John Dashwood came in. \"No,\" said Mrs. John Dashwood. Mrs. John\nDashwood smiled at John Dashwood. "
+            "Mrs. Jennings Elinor disliked. Sir John laughed.")
+    assert honorific_names(text) == {"Mrs John Dashwood": 2, "Mrs Jennings": 1, "Sir John": 1}
 
 
 def test_read_cast_csv(tmp_path):
