@@ -430,9 +430,9 @@ def places(names: list[str], text: str) -> set[str]:
 
 def _trim_name(name: str, stats: WordStats) -> str:
     """A PERSON text without its edge words that are not names ("Holmes Gives" -> "Holmes",
-    "Hitherto Gino" -> "Gino"); "" when no name word is left. Titles and particles stay; a single
-    word stays unless it is a negation stem or is never capitalised mid-sentence ("Hush!", "Looky here")
-    ("Nanny" may be written "nanny" as often as not)."""
+    "Hitherto Gino" -> "Gino", "CHAPTER XVI" -> ""); "" when no name word is left. Titles and particles
+    stay; a single word stays unless it is a negation stem or never capitalised mid-sentence ("Hush!",
+    "Looky here"), however often it is also written lowercase ("Nanny" and "nanny")."""
     words = name.split()
     if len(words) == 1:
         return "" if stats.is_contraction(name) or not stats.capital.get(name.split("-")[0]) else name
@@ -443,7 +443,7 @@ def _trim_name(name: str, stats: WordStats) -> str:
     words = words[first:last + 1]
     while words and words[-1].rstrip(".") in TITLES:  # nothing left after the title
         words.pop()
-    return "" if len(words) == 1 and ROMAN_NUMERAL.fullmatch(words[0]) else " ".join(words)  # "CHAPTER XVI"
+    return "" if len(words) == 1 and ROMAN_NUMERAL.fullmatch(words[0]) else " ".join(words)
 
 
 def _is_plural_family(name: str, count: int, last_words: dict[str, int]) -> bool:

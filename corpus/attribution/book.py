@@ -17,8 +17,8 @@ from corpus.attribution.ranker import Ranker, rerank
 from corpus.attribution.regroup import regroup_by_gender
 from corpus.attribution.style import SpeakerStyle
 from corpus.attribution.tags import SUBJECT_DEPS, tag_guess
-from corpus.attribution.utterances import split_by_speaker
 from corpus.attribution.types import Attribution, AttributionConfig, BookAttribution
+from corpus.attribution.utterances import split_by_speaker
 from corpus.characters import Character, co_mentions, discover_characters
 from corpus.nlp import load_nlp, parse_paragraphs
 from corpus.quotes import Quotation, find_quotations, paragraph_spans
