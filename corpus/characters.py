@@ -405,13 +405,16 @@ class WordStats:
         uses = self.lower.get(word.lower(), 0) + self.capital.get(word, 0)
         return self.negated.get(word.lower(), 0) * 2 > uses
 
+    def mid_sentence_capitals(self, word: str) -> int:
+        """How often the word is capitalised mid-sentence or after a title ("Grant-Menzies" counts as "Grant")."""
+        return self.capital.get(word.split("-")[0], 0)
+
     def is_name_word(self, word: str) -> bool:
         """Whether a word is written like a name: capitalised mid-sentence and rarely lowercase ("Gives",
         "Didn", "Nature" are not, nor "Hush" or "Hitherto", capitalised only where a sentence starts)."""
-        head = word.split("-")[0]  # "Grant-Menzies" is counted as "Grant"
-        capital = self.capital.get(head, 0)
-        return len(word) > 1 and word[0].isupper() and capital > 0 and self.lower.get(head.lower(), 0) <= (
-            LOWERCASE_RATIO * capital)
+        capital = self.mid_sentence_capitals(word)
+        return len(word) > 1 and word[0].isupper() and capital > 0 and self.lower.get(
+            word.split("-")[0].lower(), 0) <= LOWERCASE_RATIO * capital
 
 
 def places(names: list[str], text: str) -> set[str]:
@@ -435,7 +438,7 @@ def _trim_name(name: str, stats: WordStats) -> str:
     "Looky here"), however often it is also written lowercase ("Nanny" and "nanny")."""
     words = name.split()
     if len(words) == 1:
-        return "" if stats.is_contraction(name) or not stats.capital.get(name.split("-")[0]) else name
+        return "" if stats.is_contraction(name) or not stats.mid_sentence_capitals(name) else name
     keep = [w in TITLES or w.rstrip(".") in TITLES or w in NAME_PARTICLES
             or stats.is_name_word(re.sub(r"['\u2019]s$|[^A-Za-z'-]", "", w)) for w in words]
     first = next((i for i, k in enumerate(keep) if k), len(words))
