@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 
 from corpus.attribution import AttributionConfig, attribute_book
+from corpus.attribution.book import person_mentions
 from corpus.attribution.calibration import Calibration, load_calibration
 from corpus.attribution.mentions import CastIndex
 from corpus.attribution.ranker import COLUMNS, SIGNALS, Ranker, Scorer, fit_scorer
 from corpus.characters import Character
 from corpus.errors import CorpusError
-from corpus.nlp import load_nlp
-from corpus.quotes import Quotation
+from corpus.nlp import DEFAULT_MODEL, load_nlp, parse_paragraphs
+from corpus.quotes import Quotation, paragraph_spans
 
 CAST = [
     Character("elizabeth-bennet", "Elizabeth Bennet", ["Elizabeth", "Lizzy"], "female"),
@@ -173,6 +174,19 @@ def test_calibration_of_ranker_decisions_is_a_logistic_regression_on_their_signa
 def test_unknown_spacy_model_is_a_corpus_error():
     with pytest.raises(CorpusError, match="cannot load spaCy model"):
         load_nlp("no_such_model_xyz")
+
+
+def test_gated_entity_recognizer_finds_the_same_person_names_as_the_whole_pipeline(nlp):
+    import spacy
+
+    text = (Path(__file__).resolve().parents[1] / "data/gutenberg/cache/epub/46/pg46.txt").read_text(encoding="utf-8")
+    spans = paragraph_spans(text)[100:400]
+    plain = spacy.load(DEFAULT_MODEL, exclude=["lemmatizer"])
+    gated_docs, plain_docs = parse_paragraphs(nlp, text, spans), parse_paragraphs(plain, text, spans)
+    assert person_mentions(gated_docs) == person_mentions(plain_docs)
+    assert sum(person_mentions(gated_docs).values()) > 50
+    # the sentences without a proper noun were skipped: entities of other kinds ("two", "Christmas") are fewer
+    assert sum(len(d.ents) for d in gated_docs) < sum(len(d.ents) for d in plain_docs)
 
 
 def test_ranker_features_mark_the_neighbouring_paragraphs_speakers(nlp):
