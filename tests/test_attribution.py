@@ -243,6 +243,18 @@ def test_coordinated_speech_verb_takes_the_first_verbs_subject(nlp):
     assert speakers(text, nlp) == [("elizabeth-bennet", "tag-name")]
 
 
+def test_a_relative_clause_or_participle_speech_verb_takes_its_antecedents_subject(nlp):
+    relative = 'The silence was broken by Mr. Darcy, who, on hearing the news, said, "I am glad of it."'
+    participle = 'Jane handed the letter to her sister, saying "Read it to me."'
+    assert speakers(relative, nlp) == [("mr-darcy", "tag-name")]
+    assert speakers(participle, nlp) == [("jane-bennet", "tag-name")]
+
+
+def test_introducing_paragraph_may_hold_a_quotation_before_its_tag(nlp):
+    text = '"We must go," said Jane. Elizabeth looked up at her sister and said:\n\n"Then go."'
+    assert speakers(text, nlp) == [("jane-bennet", "tag-name"), ("elizabeth-bennet", "tag-name")]
+
+
 def test_possessive_subject_is_not_the_speaker(nlp):
     text = "\"What a day!\" said Elizabeth's aunt.\n\n\"It was,\" said Elizabeth."
     result = attribute(text, nlp)

@@ -51,14 +51,18 @@ class Tag:
 
 
 def _subject(verb, quoted) -> object | None:
-    """The verb's subject outside quotation marks: its nsubj child, else the word after it ("said Jane",
+    """The verb's subject outside quotation marks: its nsubj child (that of the verb it is coordinated
+    with or a participle of, and a relative pronoun's antecedent), else the word after it ("said Jane",
     "said the Dodger"), else None. `quoted(token)` tells whether a token is inside a quotation."""
     head = verb
     for _ in range(CONJ_DEPTH + 1):  # "Henry bowed, turned to Fanny and said": the subject of the first verb
         for child in head.children:
             if child.dep_ in SUBJECT_DEPS and not quoted(child):
+                if child.tag_ == "WP" and head.dep_ == "relcl" and not quoted(head.head):
+                    return head.head  # "Mr. Allen, who, on hearing the reason, said": the relative's antecedent
                 return child
-        if head.dep_ != "conj" or head.head is head or head.head.pos_ not in ("VERB", "AUX"):
+        participle = head.dep_ == "advcl" and head.tag_ == "VBG"  # "presented the thimble, saying"
+        if not (head.dep_ == "conj" or participle) or head.head is head or head.head.pos_ not in ("VERB", "AUX"):
             break
         head = head.head
     doc = verb.doc
@@ -159,17 +163,18 @@ def tag_near(ctx: BookContext, quotation: Quotation, others: list[Quotation], ma
 
 
 def _introduction(ctx: BookContext, quotation) -> Tag | None:
-    """A tag closing the narration paragraph just before a quotation that opens its own paragraph
-    ("... when Elizabeth called out,<blank line>"Dear Ma'am ...")."""
-    before = ctx.narration_before(quotation)
-    if before is None:
+    """A tag closing the paragraph just before a quotation that opens its own paragraph, after that
+    paragraph's own quotations ("... when Elizabeth called out,<blank line>"Dear Ma'am ...")."""
+    paragraph = ctx.paragraph_of(quotation.start)
+    if paragraph == 0 or quotation.start > ctx.paragraphs[paragraph][0] + 1:
         return None
-    prev_start, prev_end = ctx.paragraphs[before]
-    if ctx.text[prev_end - 1] not in INTRODUCING_PUNCTUATION:
+    prev_start, prev_end = ctx.paragraphs[paragraph - 1]
+    if ctx.text[prev_end - 1] not in INTRODUCING_PUNCTUATION or ctx.in_quote(prev_end - 1):
         return None
-    tokens = [t for t in ctx.docs[before] if t.pos_ in ("VERB", "AUX")]
+    narration_from = max((ctx.quotations[i].end for i in ctx.paragraph_quotes.get(paragraph - 1, [])), default=0)
+    tokens = [t for t in ctx.docs[paragraph - 1] if t.pos_ in ("VERB", "AUX") and prev_start + t.idx > narration_from]
     for token in reversed(tokens[-3:]):
-        subject = _subject(token, lambda t: False)
+        subject = _subject(token, lambda t: ctx.in_quote(prev_start + t.idx))
         if subject is not None:
             tag = _tag_of(ctx, prev_start, subject, token.lower_ in SPEECH_VERBS)
             if tag is not None:
