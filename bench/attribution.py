@@ -9,8 +9,9 @@ speaker's slug (both come from character_info.csv). With our discovered cast, ea
 character is mapped to ONE gold character: every name of ours (main name and aliases) that is a
 name of a gold character as our own name matcher reads the gold cast (main name, aliases, and a
 given name or surname of a multi-word name that no other gold character shares; an alias shared by
-several goes to the one whose main name contains it) votes for that character (a main-name match
-counts twice); the most voted gold character wins (ties: the one with more gold quotations).
+several goes to the one whose main name contains it) votes for that character (once, plus once if it
+is that character's main name, plus once if it is ours); the most voted gold character wins (ties: the
+one with more gold quotations).
 Names match in any case (PDNC title-cases names: "Mr. Mcbryde", "The Mariner"); "the Hatter" also
 tries "Hatter", "Miss Quested" also "Quested".
 A discovered character whose names match no gold name maps to nothing, so its quotations count wrong.
@@ -136,7 +137,7 @@ def map_cast(ours, novel: PdncNovel) -> dict[str, str]:
             variants = [normalise_name(v).lower() for v in variants]
             gold = next((gold_names[v] for v in variants if v in gold_names), None)
             if gold:
-                votes[gold] = votes.get(gold, 0) + (2 if name in gold_main else 1)
+                votes[gold] = votes.get(gold, 0) + 1 + (name in gold_main) + (name == character.name)
         if votes:
             mapping[character.slug] = max(votes, key=lambda s: (votes[s], quotes_per_gold.get(s, 0)))
     return mapping
