@@ -20,8 +20,7 @@ NER_MARGIN = 4
 class ProperNounGatedNER:
     """The entity recognizer run only on the sentences with a proper noun, each with NER_MARGIN tokens of
     context: attribution counts only PERSON entities holding a PROPN, so the other sentences, a third
-    of a novel's tokens, would cost time (the recognizer is half of a small pipeline's) and change
-    nothing counted. Entities elsewhere are left out."""
+    of a novel's tokens, would cost time and change nothing counted. Entities elsewhere are left out."""
 
     def __init__(self, ner=None):
         self.ner = ner
