@@ -97,12 +97,16 @@ class BookContext:
                 counts[slug] = counts.get(slug, 0) + 1
         return counts
 
+    def opens_paragraph(self, quotation: Quotation) -> bool:
+        """Whether the quotation starts its paragraph (after the opening mark) and a paragraph precedes it."""
+        paragraph = self.paragraph_of(quotation.start)
+        return paragraph > 0 and quotation.start <= self.paragraphs[paragraph][0] + 1
+
     def narration_before(self, quotation: Quotation) -> int | None:
         """The paragraph just before a quotation that opens its own paragraph, when that paragraph has
         no quotation (pure narration); else None."""
         paragraph = self.paragraph_of(quotation.start)
-        opens_paragraph = quotation.start <= self.paragraphs[paragraph][0] + 1
-        if paragraph == 0 or not opens_paragraph or self.paragraph_quotes.get(paragraph - 1):
+        if not self.opens_paragraph(quotation) or self.paragraph_quotes.get(paragraph - 1):
             return None
         return paragraph - 1
 

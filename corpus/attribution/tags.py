@@ -165,9 +165,9 @@ def tag_near(ctx: BookContext, quotation: Quotation, others: list[Quotation], ma
 def _introduction(ctx: BookContext, quotation) -> Tag | None:
     """A tag closing the paragraph just before a quotation that opens its own paragraph, after that
     paragraph's own quotations ("... when Elizabeth called out,<blank line>"Dear Ma'am ...")."""
-    paragraph = ctx.paragraph_of(quotation.start)
-    if paragraph == 0 or quotation.start > ctx.paragraphs[paragraph][0] + 1:
+    if not ctx.opens_paragraph(quotation):
         return None
+    paragraph = ctx.paragraph_of(quotation.start)
     prev_start, prev_end = ctx.paragraphs[paragraph - 1]
     if ctx.text[prev_end - 1] not in INTRODUCING_PUNCTUATION or ctx.in_quote(prev_end - 1):
         return None
