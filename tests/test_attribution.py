@@ -330,16 +330,18 @@ def test_beam_and_greedy_decoding_agree_on_a_plain_exchange(nlp):
         assert [a.speaker for a in book.attributions] == ["elizabeth-bennet", "mr-darcy"] * 3
 
 
-def test_gender_comes_from_the_pronoun_that_refers_back_in_the_same_sentence(nlp):
+def test_gender_comes_from_the_pronoun_that_refers_back_in_its_sentence_or_opens_the_next(nlp):
     from corpus.attribution.book import prepare_context
 
-    text = ("Henry looked at Catherine, and she smiled.\n\nHenry turned away. She laughed.\n\n"
-            "Henry bowed, and he left the room.\n\nHenry sat down; he was tired.\n\n"
-            "Henry rose, and he spoke.\n\nCatherine waited until she was called.")
-    cast = [Character("henry", "Henry", []), Character("catherine", "Catherine", [])]
+    text = ("Henry looked at Catherine, and she smiled.\n\nHenry sat down; he was tired.\n\n"
+            "Henry rose, and he spoke.\n\nCatherine waited until she was called.\n\n"
+            "Ronny turned away. He laughed.\n\nRonny bowed. And then he left the room.\n\n"
+            'Ronny cried, "Go away!" She went.\n\nRonny sat down. "Go," she said.')
+    cast = [Character("henry", "Henry", []), Character("catherine", "Catherine", []), Character("ronny", "Ronny", [])]
     ctx = prepare_context(text, AttributionConfig(use_ranker=False), cast, nlp)
-    # the first two "she"s belong to Catherine (named between) and to another sentence
+    # the first "she" belongs to Catherine (named between); the last two follow a quotation
     assert ctx.index.gender("henry") == "male" and ctx.index.gender("catherine") == "female"
+    assert ctx.index.gender("ronny") == "male"  # no given name to go by: only the next sentences' "he"
 
 
 def test_gender_falls_back_on_the_given_name_and_the_pronouns_outvote_it(nlp):

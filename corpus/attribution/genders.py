@@ -1,5 +1,5 @@
 """Genders of cast members that have none yet: from the pronouns that refer back to their name in
-the narration, else from their given name.
+the narration, with their given name's gender as one more vote.
 
 The given names' genders (given_names.json, built by bench/given_names.py from nomquamgender's
 counts over 30-odd name registers, MIT) are those of names borne by at least 1,000 people, 95 % or
@@ -13,7 +13,8 @@ from functools import cache
 from pathlib import Path
 
 from corpus.attribution.context import BookContext
-from corpus.attribution.mentions import SUBJECT_PRONOUNS
+from corpus.attribution.mentions import SUBJECT_PRONOUNS, Mention
+from corpus.attribution.tags import SUBJECT_DEPS
 from corpus.characters import Character, parse_name
 
 GENDER_WINDOW_CHARS = 80  # narration after a name searched for the pronoun that refers back to it
@@ -21,30 +22,57 @@ SENTENCE_END = re.compile(r"[.!?;\"\u201c\u201d]")  # ... up to the end of its s
 REFERRING_PRONOUNS = SUBJECT_PRONOUNS | {"himself": "male", "herself": "female"}
 REFERRING_PRONOUN = re.compile(r"\b(?:" + "|".join(REFERRING_PRONOUNS) + r")\b")
 GIVEN_NAMES_FILE = Path(__file__).with_name("given_names.json")
+MAJORITY = 1.5  # a gender needs this many times the other's votes, plus one
+OPENING_SKIPS = {"cc", "advmod", "intj", "punct"}  # "And then he ..." still opens with its subject
 
 
 def infer_genders(ctx: BookContext) -> None:
-    """Set the gender of cast members without one: the pronoun (he/she/himself/herself) that most
-    often follows their name in the same sentence, with no other name between, where the name is the
-    subject of a narration clause ("Jane smiled, and she ..."); failing that, their given name's."""
+    """Set the gender of cast members without one by a vote over the subject mentions of their name in
+    the narration (see `_referring_pronoun`); their given name's gender (given_names.json) is one more
+    vote. The winner needs MAJORITY times the other's votes, plus one; without a winner the given
+    name's gender stands, if it tells one."""
     votes: dict[str, dict[str, int]] = {}
     for m in ctx.mentions:
         if m.in_quote or not m.subject or ctx.index.gender(m.slug):
             continue
-        sentence = SENTENCE_END.split(ctx.text[m.end : m.end + GENDER_WINDOW_CHARS].lower())[0]
-        found = REFERRING_PRONOUN.search(sentence)
-        # "Henry looked at Catherine, and she ...": a name between the two takes the pronoun
-        between = ctx.mentions_between(m.end, m.end + found.start()) if found else []
-        pronoun = REFERRING_PRONOUNS[found.group()] if found and not between else None
+        pronoun = _referring_pronoun(ctx, m)
         if pronoun:
             tally = votes.setdefault(m.slug, {})
             tally[pronoun] = tally.get(pronoun, 0) + 1
+    for character in ctx.index.cast:
+        given = None if ctx.index.gender(character.slug) else name_gender(character)
+        if given:
+            tally = votes.setdefault(character.slug, {})
+            tally[given] = tally.get(given, 0) + 1
     for slug, tally in votes.items():
         gender, n = max(tally.items(), key=lambda kv: kv[1])
-        if n >= 2 * (sum(tally.values()) - n) + 1:
+        if n >= MAJORITY * (sum(tally.values()) - n) + 1:
             ctx.index.by_slug[slug].gender = gender
     for character in ctx.index.cast:
         character.gender = character.gender or name_gender(character)
+
+
+def _referring_pronoun(ctx: BookContext, m: Mention) -> str | None:
+    """The gender of the pronoun (he/she/himself/herself) that follows a subject mention in its sentence
+    with no other name between ("Jane smiled, and she ..."); else of the he/she that opens the next
+    sentence of the paragraph as its subject ("Ronny came to fetch her. He was worn ..."), no quotation
+    between."""
+    sentence = SENTENCE_END.split(ctx.text[m.end : m.end + GENDER_WINDOW_CHARS].lower())[0]
+    found = REFERRING_PRONOUN.search(sentence)
+    if found:  # "Henry looked at Catherine, and she ...": a name between the two takes the pronoun
+        return None if ctx.mentions_between(m.end, m.end + found.start()) else REFERRING_PRONOUNS[found.group()]
+    paragraph = ctx.paragraph_of(m.start)
+    base, doc = ctx.paragraphs[paragraph][0], ctx.docs[paragraph]
+    span = doc.char_span(m.start - base, m.end - base, alignment_mode="expand")
+    if span is None or span.sent.end >= len(doc):
+        return None
+    opening = next((t for t in doc[span.sent.end].sent if t.dep_ not in OPENING_SKIPS and not t.is_space), None)
+    if opening is None or opening.lower_ not in SUBJECT_PRONOUNS or opening.dep_ not in SUBJECT_DEPS:
+        return None
+    between = doc[span.end : opening.i + 1]  # the pronoun too: not one inside a quotation
+    if ctx.mentions_between(m.end, base + opening.idx) or any(ctx.in_quote(base + t.idx) for t in between):
+        return None
+    return SUBJECT_PRONOUNS[opening.lower_]
 
 
 def name_gender(character: Character) -> str | None:
