@@ -36,7 +36,7 @@ FEATURES = (
     "prev_adjacent", "next_adjacent", "next_anchor_adjacent", "before_subject", "before_named",
     "before_pronoun_match", "epithet_local", "exchange_anchor", "exchange_turn", "named_in_quotes",
     "narration_far", "addressed_gender_own", "addressed_gender_prev", "addressed_gender_next", "head_in_name",
-    "speaking_share", "style",
+    "speaking_share", "style", "description_consensus",
 )
 # Each feature has a shared weight plus one per context, so that e.g. gender agreement can matter
 # more after "he said" than after a bare quotation.
@@ -182,6 +182,10 @@ def candidates_and_features(ctx: BookContext, qi: int, anchors: dict[int, str],
     address_next = addressed_gender(ctx, qi + 1) if linked(qi + 1) else None
     before = _narration_before(ctx, qi)
     local_epithets = ctx.epithet_owners(tag.head, before=q.start, window=EPITHET_LOCAL_CHARS) if epithets else {}
+    # whom the other quotations tagged with the same description nearby are given to now
+    described = [guess(i) for i in _described_as(ctx, tag.head, config.tag_window_chars)
+                 if i != qi and abs(ctx.quotations[i].start - q.start) <= EPITHET_LOCAL_CHARS] if epithets else []
+    described = [s for s in described if s]
     rows = []
     for slug in candidates:
         gender = ctx.index.gender(slug)
@@ -232,6 +236,7 @@ def candidates_and_features(ctx: BookContext, qi: int, anchors: dict[int, str],
         f["style"] = ctx.style.log_ratio(slug, qi) / STYLE_SCALE
         f["narration_far"] = float(slug not in last_seen and any(m.slug == slug for m in far))
         f["epithet_local"] = local_epithets.get(slug, 0) / sum(local_epithets.values()) if local_epithets else 0.0
+        f["description_consensus"] = described.count(slug) / len(described) if described else 0.0
         rows.append([f[k] for k in FEATURES])
     base = np.array(rows, dtype=float).reshape(len(candidates), len(FEATURES))
     context = 0 if tag is None or tag.kind == "name" or not tag.verb else 2 if tag.kind == "nominal" else 1
@@ -239,6 +244,17 @@ def candidates_and_features(ctx: BookContext, qi: int, anchors: dict[int, str],
     matrix[:, : len(FEATURES)] = base
     matrix[:, (context + 1) * len(FEATURES) : (context + 2) * len(FEATURES)] = base
     return candidates, matrix
+
+
+def _described_as(ctx: BookContext, head: str, max_chars: int) -> list[int]:
+    """The quotations whose speech tag describes the speaker by the word `head` ("said the doctor")."""
+    if not ctx.descriptions:
+        for qi in range(len(ctx.quotations)):
+            tag = find_tag(ctx, qi, max_chars)
+            if tag is not None and tag.kind == "nominal" and tag.head:
+                ctx.descriptions.setdefault(tag.head, []).append(qi)
+        ctx.descriptions[""] = []  # built, even where no tag describes anyone
+    return ctx.descriptions.get(head, [])
 
 
 def _exchange_speakers(ctx: BookContext, qi: int, anchors: dict[int, str], max_gap: int) -> dict[str, tuple[int, bool]]:
