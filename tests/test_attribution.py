@@ -282,6 +282,25 @@ def test_descriptive_tag_names_its_owner_and_tags_give_speaking_shares(nlp):
     assert matrix[candidates.index("elizabeth-bennet"), FEATURES.index("speaking_share")] == 1.0
 
 
+def test_description_consensus_reads_whom_the_same_description_nearby_is_given_to(nlp):
+    from corpus.attribution.book import prepare_context, run_sieve
+    from corpus.attribution.context import Guess
+    from corpus.attribution.ranker import FEATURES, candidates_and_features
+
+    text = ('Dr. Jones, the doctor, came in.\n\n"Sit down," said the doctor.\n\n"Thank you," said Elizabeth.'
+            '\n\n"Rest," said the doctor.')
+    config = AttributionConfig(use_ranker=False)
+    cast = [Character("dr-jones", "Dr. Jones", ["Jones"], "male"), CAST[0]]
+    ctx = prepare_context(text, config, cast, nlp)
+    anchors, parity = run_sieve(ctx, config)
+    column = FEATURES.index("description_consensus")
+    for speaker in ("dr-jones", "elizabeth-bennet"):  # the first "said the doctor" decided either way
+        ctx.guesses[0] = Guess(speaker, "anaphoric", "ranker")
+        candidates, matrix = candidates_and_features(ctx, 2, anchors, parity.get(2, (None, 0)), config)
+        assert {c: matrix[i, column] for i, c in enumerate(candidates)} == {
+            c: float(c == speaker) for c in candidates}
+
+
 def test_speakers_known_by_a_description_in_one_scene_join_a_discovered_cast(nlp):
     filler = "\n\n".join("The wind blew over the quay." for _ in range(110))
     text = ('"Good day," said Mr. Marvel.\n\n"Good day to you," said the mariner.\n\n'
