@@ -39,14 +39,14 @@ class BookContext:
     paragraph_quotes: dict[int, list[int]] = field(init=False)  # paragraph -> quotation indexes
     guesses: list[Guess | None] = field(init=False)
     tags: dict[tuple[int, int], object] = field(init=False)  # (quotation, window) -> tags.find_tag
-    descriptions: dict[str, list[int]] = field(init=False)  # a nominal tag's head -> its quotations (ranker)
+    descriptions: dict[str, list[int]] | None = field(init=False)  # a nominal tag's head -> its quotations
     speaking_share: dict[str, float] = field(default_factory=dict)  # slug -> share of the named-tag quotations
     style: SpeakerStyle = field(default_factory=SpeakerStyle)  # how each character talks in the named-tag quotations
 
     def __post_init__(self) -> None:
         self.quote_spans = sorted(p for q in self.quotations for p in q.parts)
         self._quote_starts = [s for s, _ in self.quote_spans]
-        self.paragraph_quotes, self.tags, self.descriptions = {}, {}, {}
+        self.paragraph_quotes, self.tags, self.descriptions = {}, {}, None
         self._mention_starts = [m.start for m in self.mentions]
         self._paragraph_starts = [s for s, _ in self.paragraphs]
         for i, q in enumerate(self.quotations):

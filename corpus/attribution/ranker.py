@@ -247,13 +247,14 @@ def candidates_and_features(ctx: BookContext, qi: int, anchors: dict[int, str],
 
 
 def _described_as(ctx: BookContext, head: str, max_chars: int) -> list[int]:
-    """The quotations whose speech tag describes the speaker by the word `head` ("said the doctor")."""
-    if not ctx.descriptions:
+    """The quotations whose speech tag describes the speaker by the word `head` ("said the doctor");
+    indexed once per context (the ranker always reads tags within the same `max_chars`)."""
+    if ctx.descriptions is None:
+        ctx.descriptions = {}
         for qi in range(len(ctx.quotations)):
             tag = find_tag(ctx, qi, max_chars)
             if tag is not None and tag.kind == "nominal" and tag.head:
                 ctx.descriptions.setdefault(tag.head, []).append(qi)
-        ctx.descriptions[""] = []  # built, even where no tag describes anyone
     return ctx.descriptions.get(head, [])
 
 
