@@ -39,17 +39,17 @@ def infer_genders(ctx: BookContext) -> None:
         if pronoun:
             tally = votes.setdefault(m.slug, {})
             tally[pronoun] = tally.get(pronoun, 0) + 1
-    for character in ctx.index.cast:
-        given = None if ctx.index.gender(character.slug) else name_gender(character)
-        if given:
-            tally = votes.setdefault(character.slug, {})
-            tally[given] = tally.get(given, 0) + 1
+    given = {c.slug: name_gender(c) for c in ctx.index.cast if not c.gender}
+    for slug, gender in given.items():
+        if gender:
+            tally = votes.setdefault(slug, {})
+            tally[gender] = tally.get(gender, 0) + 1
     for slug, tally in votes.items():
         gender, n = max(tally.items(), key=lambda kv: kv[1])
         if n >= MAJORITY * (sum(tally.values()) - n) + 1:
             ctx.index.by_slug[slug].gender = gender
     for character in ctx.index.cast:
-        character.gender = character.gender or name_gender(character)
+        character.gender = character.gender or given.get(character.slug)
 
 
 def _referring_pronoun(ctx: BookContext, m: Mention) -> str | None:
