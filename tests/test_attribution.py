@@ -251,6 +251,16 @@ def test_a_relative_clause_or_participle_speech_verb_takes_its_antecedents_subje
     assert speakers(participle, nlp) == [("jane-bennet", "tag-name")]
 
 
+def test_a_tag_is_read_across_a_line_break_and_through_a_misparsed_apposition(nlp):
+    wrapped = '"Not at all, we were only talking," interposed\nDarcy.\n\nJane smiled.'  # a wrapped paragraph
+    assert speakers(wrapped, nlp) == [("mr-darcy", "tag-name")]  # "Darcy" parsed as the object
+    cast = [Character("hatter", "the Hatter", [], "male"), Character("dormouse", "the Dormouse", [], "male")]
+    text = ('"Well, at any rate, the Dormouse said--" the Hatter went on, looking anxiously round to see if he '
+            'would deny it too: but the Dormouse denied nothing, being fast asleep.')
+    result = attribute_book(text, AttributionConfig(use_ranker=False), cast=cast, nlp=nlp).attributions
+    assert [(a.speaker, a.method) for a in result] == [("hatter", "tag-name")]  # "Hatter" parsed as an appos
+
+
 def test_introducing_paragraph_may_hold_a_quotation_before_its_tag(nlp):
     text = '"We must go," said Jane. Elizabeth looked up at her sister and said:\n\n"Then go."'
     assert speakers(text, nlp) == [("jane-bennet", "tag-name"), ("elizabeth-bennet", "tag-name")]

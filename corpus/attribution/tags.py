@@ -65,8 +65,11 @@ def _subject(verb, quoted) -> object | None:
         if not (head.dep_ == "conj" or participle) or head.head is head or head.head.pos_ not in ("VERB", "AUX"):
             break
         head = head.head
-    doc = verb.doc
-    nxt = doc[verb.i + 1] if verb.i + 1 < len(doc) else None
+    before = _name_before(verb, quoted)
+    if before is not None:
+        return before
+    # the next word, over a line break ("interposed\nFielding")
+    nxt = next((t for t in verb.doc[verb.i + 1 : verb.i + 3] if not t.is_space), None)
     if nxt is None or quoted(nxt):
         return None
     if nxt.pos_ in ("DET", "PRON") and nxt.lower_ in ("the", "a", "an", "his", "her", "their", "its", "my"):
@@ -75,6 +78,21 @@ def _subject(verb, quoted) -> object | None:
     if nxt.pos_ in ("PROPN", "PRON") or nxt.lower_ in SUBJECT_PRONOUNS:
         return nxt
     return None
+
+
+def _name_before(verb, quoted) -> object | None:
+    """A noun phrase right after a quotation or a comma and right before the verb, which the parser did
+    not make its subject (\", the Hatter went on\" parsed as an apposition)."""
+    doc = verb.doc
+    i = verb.i - 1
+    while i >= 0 and doc[i].is_space:
+        i -= 1
+    if i < 0 or doc[i].pos_ not in ("NOUN", "PROPN") or quoted(doc[i]):
+        return None
+    noun, i = doc[i], i - 1
+    while i >= 0 and not quoted(doc[i]) and doc[i].pos_ in ("DET", "PROPN") and not doc[i].is_punct:
+        i -= 1
+    return noun if i >= 0 and doc[i].is_punct else None
 
 
 def _tag_of(ctx: BookContext, base: int, subject, verb: bool) -> Tag | None:
