@@ -1,4 +1,5 @@
-"""Train the candidate ranker on PDNC (gold quotation spans, gold cast) and write its weights.
+"""Train the candidate ranker on PDNC (gold quotation spans; each novel with its gold cast and with the
+cast we discover) and write its weights.
 
     python bench/train_ranker.py --pdnc ../shared/pdnc [--novels ...] [--out corpus/attribution/ranker.json]
 
@@ -22,15 +23,26 @@ from corpus.attribution.types import AttributionConfig  # noqa: E402
 from corpus.pdnc import novel_folders, read_novel  # noqa: E402
 
 
-def novel_context(folder: Path, docs: list, config: AttributionConfig) -> tuple[BookContext, list[str | None]]:
-    """A PDNC novel prepared for the sieve (gold spans, gold cast) and its gold speakers."""
+def novel_context(folder: Path, docs: list, config: AttributionConfig,
+                  discovered: bool = False) -> tuple[BookContext, list[set[str]]]:
+    """A PDNC novel prepared for the sieve on gold spans, with the gold cast or the cast we discover,
+    and each quotation's right speakers (with ours: the characters mapped to the gold speaker)."""
     novel = read_novel(folder)
-    cast = [replace(c, aliases=list(c.aliases)) for c in novel.cast]
-    ctx = prepare_context(novel.text, config, cast, quotations=[g.quotation for g in novel.quotations], docs=docs)
-    return ctx, [g.speaker for g in novel.quotations]
+    spans = [g.quotation for g in novel.quotations]
+    if not discovered:
+        cast = [replace(c, aliases=list(c.aliases)) for c in novel.cast]
+        ctx = prepare_context(novel.text, config, cast, quotations=spans, docs=docs)
+        return ctx, [{g.speaker} if g.speaker else set() for g in novel.quotations]
+    from attribution import map_cast  # bench/attribution.py: how our characters are scored against the gold cast
+
+    ctx = prepare_context(novel.text, config, quotations=spans, docs=docs)
+    ours: dict[str, set[str]] = {}
+    for slug, gold in map_cast(ctx.index.cast, novel).items():
+        ours.setdefault(gold, set()).add(slug)
+    return ctx, [ours.get(g.speaker, set()) for g in novel.quotations]
 
 
-def novel_examples(book: tuple[BookContext, list[str | None]], config: AttributionConfig,
+def novel_examples(book: tuple[BookContext, list[set[str]]], config: AttributionConfig,
                    ranker: Ranker | None = None, refining: bool = False) -> list:
     """Ranker training examples of one prepared novel (the sieve re-run, so earlier rounds leave no trace)."""
     ctx, gold = book
@@ -40,8 +52,9 @@ def novel_examples(book: tuple[BookContext, list[str | None]], config: Attributi
 
 def train(folders: list[Path], docs: dict[str, list], config: AttributionConfig) -> Ranker:
     """Three rounds: a ranker on the sieve's context, one on the first ranker's own decisions (the
-    first pass), and the refining second pass on the first pass's decisions."""
-    books = [novel_context(f, docs[f.name], config) for f in folders]
+    first pass), and the refining second pass on the first pass's decisions. Each novel is read twice,
+    with the gold cast and with the cast we discover (as users run it)."""
+    books = [novel_context(f, docs[f.name], config, discovered) for f in folders for discovered in (False, True)]
     first = Ranker(fit_scorer([e for b in books for e in novel_examples(b, config)]))
     forward = fit_scorer([e for b in books for e in novel_examples(b, config, first)])
     refine = fit_scorer([e for b in books for e in novel_examples(b, config, Ranker(forward), refining=True)])

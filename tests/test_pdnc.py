@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from corpus.attribution import AttributionConfig, attribute_book
 from corpus.errors import CorpusError
-from corpus.nlp import load_nlp
+from corpus.nlp import load_nlp, parse_paragraphs
 from corpus.pdnc import gold_book_attribution, novel_folders, read_novel
-from corpus.quotes import find_quotations
+from corpus.quotes import find_quotations, paragraph_spans
 
 NOVEL = "DaisyMiller"
 # Regression guards a little under the levels measured with the bundled ranker (0.90 / 0.91 / 0.994,
@@ -59,6 +60,23 @@ def test_not_a_pdnc_folder(tmp_path):
         read_novel(tmp_path)
     with pytest.raises(CorpusError):
         novel_folders(tmp_path / "missing")
+
+
+def test_ranker_training_reads_a_novel_with_the_gold_cast_and_with_the_cast_we_discover(pdnc_dir, monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "bench"))
+    from train_ranker import novel_context
+
+    novel = read_novel(pdnc_dir / NOVEL)
+    docs = parse_paragraphs(load_nlp(), novel.text, paragraph_spans(novel.text))
+    _, gold = novel_context(pdnc_dir / NOVEL, docs, AttributionConfig())
+    assert gold == [{q.speaker} for q in novel.quotations]
+    ctx, ours = novel_context(pdnc_dir / NOVEL, docs, AttributionConfig(), discovered=True)
+    slugs = {c.slug for c in ctx.index.cast}
+    assert set().union(*ours) <= slugs and slugs != {c.slug for c in novel.cast}
+    assert sum(bool(right) for right in ours) >= 0.9 * len(ours)  # nearly every speaker is one of ours
+    # every name of ours that is one of Daisy's counts (discovery splits her: "Daisy Miller", "Miss Miller")
+    assert all({"daisy-miller", "miss-miller"} <= right for right, q in zip(ours, novel.quotations)
+               if q.speaker == "daisy-miller")
 
 
 def test_daisy_miller_accuracy_guard(daisy):

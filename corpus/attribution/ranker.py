@@ -399,9 +399,11 @@ def _log_odds(prob: float) -> float:
 
 
 def training_examples(ctx: BookContext, anchors: dict[int, str], parity: dict[int, tuple[str | None, int]],
-                      gold: list[str | None], config, ranker: Ranker | None = None,
+                      gold: list[set[str]], config, ranker: Ranker | None = None,
                       refining: bool = False) -> list[tuple[np.ndarray, int]]:
-    """(feature matrix, index of the gold speaker) for each non-anchor quotation whose speaker is a candidate.
+    """(feature matrix, index of the gold speaker) for each non-anchor quotation whose speaker is a
+    candidate; `gold` holds each quotation's right speakers (more than one where a discovered cast
+    splits a character), and the first of them among the candidates is the one learned.
 
     With a `ranker`, earlier quotations carry its first-pass choices while features are read, as they
     will when it decodes a book; `refining` (examples for the second pass) first decodes the whole
@@ -414,8 +416,9 @@ def training_examples(ctx: BookContext, anchors: dict[int, str], parity: dict[in
         if qi in anchors:
             continue
         candidates, matrix = candidates_and_features(ctx, qi, anchors, parity.get(qi, (None, 0)), config)
-        if gold[qi] in candidates and len(candidates) > 1:
-            examples.append((matrix, candidates.index(gold[qi])))
+        right = next((i for i, slug in enumerate(candidates) if slug in gold[qi]), None)
+        if right is not None and len(candidates) > 1:
+            examples.append((matrix, right))
         if ranker is not None and not refining and candidates:
             ctx.guesses[qi] = Guess(ranker.choose(candidates, matrix)[0], "implicit", "ranker")
     return examples
