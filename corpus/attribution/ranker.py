@@ -46,7 +46,7 @@ MAX_CANDIDATES = 16
 EXCHANGE_TURNS = 12  # turns read each way for the speakers of the current exchange
 FAR_WINDOW_PARAGRAPHS = 40  # paragraphs read back for characters named before the mention window
 # Fitting: a small hidden layer beside the linear term, L2 and its size chosen on held-out novels.
-FIT_UNITS, FIT_L2, FIT_ITERATIONS, FIT_INIT_SCALE = 16, 3e-3, 150, 0.1
+FIT_UNITS, FIT_L2, FIT_ITERATIONS, FIT_INIT_SCALE = 32, 3e-3, 150, 0.1
 PARITY_NEAR = 2  # turns from the nearest anchor within which alternation agreement marks the method
 EPITHET_LOCAL_CHARS = 20_000  # text read back for the characters a descriptive tag ("said the gentleman") meant lately
 STYLE_SCALE = 10.0  # the style log-likelihood ratio is divided by this (features near unit scale)
