@@ -81,8 +81,8 @@ def _subject(verb, quoted) -> object | None:
 
 
 def _name_before(verb, quoted) -> object | None:
-    """A noun phrase right after a quotation or a comma and right before the verb, which the parser did
-    not make its subject (\", the Hatter went on\" parsed as an apposition)."""
+    """A noun phrase between punctuation (a closing quotation mark, a comma) and the verb that the parser
+    did not make the verb's subject ('"..." the Hatter went on' parsed as an apposition)."""
     doc = verb.doc
     i = verb.i - 1
     while i >= 0 and doc[i].is_space:
