@@ -13,6 +13,7 @@ from transformers import AutoModelForCausalLM
 from corpus.errors import CorpusError
 from training import checkpoint
 from training.config import DataConfig, SoftPromptConfig, TrainConfig
+from training.evaluate import EvalConfig, evaluate_run
 from training.modeling import load_base_model, resolve_device
 from training.soft_prompt import SoftPromptBasis
 from training.trainer import fit, pretrain
@@ -72,6 +73,28 @@ def test_fit_from_a_lines_file_and_zero_shots(pretrained_run, tmp_path) -> None:
     zero = checkpoint.read_persona(tmp_path / "zero")
     assert zero.step == 0
     assert torch.allclose(zero.mixture_logits, checkpoint.read_persona(pretrained_run).mixture_logits.mean(0, keepdim=True))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_runs_in_bf16_track_the_cpu_run_and_save_float32_weights(persona_shards, pretrained_run, tiny_model_dir,
+                                                                      tmp_path) -> None:
+    cpu = _train(persona_shards, tiny_model_dir, tmp_path / "cpu", steps=5, batch_size=128)
+    torch.cuda.reset_peak_memory_stats()
+    cuda = _train(persona_shards, tiny_model_dir, tmp_path / "cuda", steps=5, batch_size=128, device="cuda")
+    assert torch.cuda.max_memory_allocated() > 0, "the run after a CPU run in this process is on CUDA"
+    assert cuda[0] == pytest.approx(cpu[0], rel=0.02), "bf16 autocast gives the CPU loss to bf16 precision"
+    assert cuda[-1] < cuda[0]
+    run = checkpoint.read_persona(tmp_path / "cuda")
+    assert run.basis.dtype == torch.float32 and run.basis.device.type == "cpu"
+    fit(pretrained_run, tmp_path / "fit", character="Dora Grey",
+        train_config=TrainConfig(steps=3, batch_size=2, shots=4, lr=0.1, device="cuda"))
+    fitted = checkpoint.read_persona(tmp_path / "fit")
+    assert torch.equal(fitted.basis, checkpoint.read_persona(pretrained_run).basis), "the basis stays frozen on CUDA too"
+    assert torch.isfinite(fitted.mixture_logits).all()
+    reports = [evaluate_run(pretrained_run, config=EvalConfig(max_lines=2), train_config=TrainConfig(device=device))
+               for device in ("cpu", "cuda")]
+    for on_cpu, on_cuda in zip(*(r["methods"] for r in reports)):
+        assert on_cuda["nll_per_token"] == pytest.approx(on_cpu["nll_per_token"], rel=1e-3)
 
 
 def test_model_and_device_errors_are_corpus_errors(tmp_path) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState, PartialState
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch.utils.data import DataLoader
 
@@ -254,10 +255,19 @@ def _optimizer_step(accelerator: Accelerator, wrapped, lm_head, optimizer, batch
     return stats
 
 
+def _accelerator(device: str) -> Accelerator:
+    """An Accelerator on `device`, bf16 autocast on CUDA. Accelerate keeps its device and precision in
+    process-wide state; outside a multi-process launch each run starts it afresh, so a CUDA run after a
+    CPU run in the same process (a notebook, the tests) gets CUDA and bf16."""
+    if PartialState._shared_state and PartialState().num_processes == 1:
+        AcceleratorState._reset_state(reset_partial_state=True)
+    return Accelerator(cpu=device == "cpu", mixed_precision="bf16" if device == "cuda" else "no")
+
+
 def _train(
     job: TrainingJob, config: TrainConfig, out: Path, resume: bool, device: str, show_progress: bool
 ) -> RunResult:
-    accelerator = Accelerator(cpu=device == "cpu", mixed_precision="bf16" if device == "cuda" else "no")
+    accelerator = _accelerator(device)
     torch.manual_seed(config.seed)
     model = job.model
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.lr,
