@@ -206,6 +206,25 @@ def test_ranker_features_mark_the_neighbouring_paragraphs_speakers(nlp):
     assert matrix[darcy, column["next_anchor_adjacent"]] == 1.0 and matrix[elizabeth, column["next_adjacent"]] == 0.0
 
 
+def test_ranker_features_weigh_the_neighbouring_decisions_by_how_sure_they_are(nlp):
+    from corpus.attribution.book import prepare_context, run_sieve
+    from corpus.attribution.context import Guess
+    from corpus.attribution.ranker import FEATURES, candidates_and_features, certainty
+
+    text = '"Good morning," said Elizabeth.\n\n"Is it not fine?"\n\n"Very fine."\n\n"Shall we walk?"'
+    config = AttributionConfig(use_ranker=False)
+    cast = [Character(c.slug, c.name, list(c.aliases), c.gender) for c in CAST]
+    ctx = prepare_context(text, config, cast, nlp)
+    anchors, parity = run_sieve(ctx, config)
+    ctx.guesses[1] = Guess("mr-darcy", "implicit", "ranker", {"log_odds": float(np.log(3.0))})  # probability 0.75
+    assert [certainty(ctx, qi) for qi in (0, 1, 3)] == [1.0, pytest.approx(0.75), 0.5]  # tag, ranker, sieve rule
+    candidates, matrix = candidates_and_features(ctx, 2, anchors, parity.get(2, (None, 0)), config)
+    darcy, elizabeth = candidates.index("mr-darcy"), candidates.index("elizabeth-bennet")
+    assert matrix[darcy, FEATURES.index("prev_speaker_sure")] == pytest.approx(0.75)
+    assert matrix[elizabeth, FEATURES.index("prev2_speaker_sure")] == 1.0
+    assert matrix[elizabeth, FEATURES.index("prev_speaker_sure")] == 0.0
+
+
 def test_two_pass_ranker_round_trips_and_decodes(nlp, tmp_path):
     def linear(**weights: float) -> Scorer:
         vector = np.zeros(len(COLUMNS))

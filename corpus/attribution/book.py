@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import replace
 
 from corpus.attribution.calibration import Calibration, load_calibration
-from corpus.attribution.context import BookContext, Guess
+from corpus.attribution.context import ANCHOR_METHODS, BookContext, Guess
 from corpus.attribution.conversation import (
     addressees, vocatives, conversation_blocks, parity_speaker, turn_guess, vocative_guess,
 )
@@ -109,7 +109,7 @@ def run_sieve(ctx: BookContext, config: AttributionConfig) -> tuple[dict[int, st
     # Named speech tags first (reliable anchors), then in text order anaphoric tags and turns.
     for qi in range(len(ctx.quotations)):
         guess = tag_guess(ctx, qi, config.tag_window_chars, config.mention_window_paragraphs, names_only=True)
-        ctx.guesses[qi] = guess if guess and guess.method in ("tag-name", "tag-narrator") else None
+        ctx.guesses[qi] = guess if guess and guess.method in ANCHOR_METHODS else None
     anchors = {qi: g.speaker for qi, g in enumerate(ctx.guesses) if g and g.speaker}
     ctx.speaking_share = {slug: n / len(anchors) for slug, n in Counter(anchors.values()).items()}
     ctx.style = SpeakerStyle.fit([q.text(ctx.text) for q in ctx.quotations], anchors)

@@ -13,6 +13,9 @@ from corpus.quotes import Quotation
 EPITHET_WINDOW = 60  # characters around a descriptive word searched for the name it stands for
 
 
+ANCHOR_METHODS = ("tag-name", "tag-narrator")  # the sieve rules whose speakers anchor everything else
+
+
 @dataclass
 class Guess:
     """A sieve's proposal for one quotation's speaker."""

@@ -8,7 +8,9 @@ trained on PDNC by bench/train_ranker.py) ranks them.
 Two passes in text order: the first is a beam search over each exchange, every quotation read in
 the context of its own hypothesis's earlier decisions; the second (its own weights) re-decides each
 quotation greedily, also reading the decisions for later ones, so alternation and "one speaker
-rarely has two paragraphs in a row" act in both directions. Decoding is numpy, about a millisecond
+rarely has two paragraphs in a row" act in both directions. The speakers of the two turns before
+and of the neighbouring paragraphs are features twice: as decided, and weighted by how sure that
+decision is (`certainty`), so an unsure turn passes less on. Decoding is numpy, about a millisecond
 per quotation; fitting uses torch."""
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from corpus.attribution.context import BookContext, Guess
+from corpus.attribution.context import ANCHOR_METHODS, BookContext, Guess
 from corpus.attribution.conversation import addressed_gender, in_conversation, vocatives
 from corpus.attribution.mentions import SUBJECT_PRONOUNS
 from corpus.attribution.tags import SUBJECT_DEPS, Tag, find_tag, resolve_anaphor
@@ -37,6 +39,7 @@ FEATURES = (
     "before_pronoun_match", "epithet_local", "exchange_anchor", "exchange_turn", "named_in_quotes",
     "narration_far", "addressed_gender_own", "addressed_gender_prev", "addressed_gender_next", "head_in_name",
     "speaking_share", "style", "description_consensus",
+    "prev_speaker_sure", "prev2_speaker_sure", "prev_adjacent_sure", "next_adjacent_sure",
 )
 # Each feature has a shared weight plus one per context, so that e.g. gender agreement can matter
 # more after "he said" than after a bare quotation.
@@ -220,6 +223,11 @@ def candidates_and_features(ctx: BookContext, qi: int, anchors: dict[int, str],
         f["prev_adjacent"] = float(prev_adjacent == slug)
         f["next_adjacent"] = float(next_adjacent == slug)
         f["next_anchor_adjacent"] = float(next_adjacent == slug and anchors.get(qi + 1) == slug)
+        # the same, weighted by how sure those decisions are
+        f["prev_speaker_sure"] = f["prev_speaker"] * certainty(ctx, qi - 1)
+        f["prev2_speaker_sure"] = f["prev2_speaker"] * certainty(ctx, qi - 2)
+        f["prev_adjacent_sure"] = f["prev_adjacent"] * certainty(ctx, qi - 1)
+        f["next_adjacent_sure"] = f["next_adjacent"] * certainty(ctx, qi + 1)
         if before is not None:
             f["before_subject"] = float(before.subject == slug)
             f["before_named"] = float(slug in before.named)
@@ -244,6 +252,17 @@ def candidates_and_features(ctx: BookContext, qi: int, anchors: dict[int, str],
     matrix[:, : len(FEATURES)] = base
     matrix[:, (context + 1) * len(FEATURES) : (context + 2) * len(FEATURES)] = base
     return candidates, matrix
+
+
+def certainty(ctx: BookContext, qi: int) -> float:
+    """How sure the current decision for quotation `qi` is: the probability the ranker gave it (its
+    `log_odds` signal), 1 for a named speech tag, 0.5 for another sieve rule, 0 for none."""
+    guess = ctx.guesses[qi] if 0 <= qi < len(ctx.guesses) else None
+    if guess is None or guess.speaker is None:
+        return 0.0
+    if "log_odds" in guess.signals:
+        return 1.0 / (1.0 + math.exp(-guess.signals["log_odds"]))
+    return 1.0 if guess.method in ANCHOR_METHODS else 0.5
 
 
 def _described_as(ctx: BookContext, head: str, max_chars: int) -> list[int]:
@@ -405,9 +424,10 @@ def training_examples(ctx: BookContext, anchors: dict[int, str], parity: dict[in
     candidate; `gold` holds each quotation's right speakers (more than one where a discovered cast
     splits a character), and the first of them among the candidates is the one learned.
 
-    With a `ranker`, earlier quotations carry its first-pass choices while features are read, as they
-    will when it decodes a book; `refining` (examples for the second pass) first decodes the whole
-    book with the ranker's first pass, so every other quotation carries a decision.
+    With a `ranker`, earlier quotations carry its first-pass choices (and their probabilities) while
+    features are read, as they will when it decodes a book; `refining` (examples for the second pass)
+    first decodes the whole book with the ranker's first pass, so every other quotation carries a
+    decision.
     """
     if ranker is not None and refining:
         rerank(ctx, Ranker(ranker.first), anchors, parity, config)
@@ -420,7 +440,8 @@ def training_examples(ctx: BookContext, anchors: dict[int, str], parity: dict[in
         if right is not None and len(candidates) > 1:
             examples.append((matrix, right))
         if ranker is not None and not refining and candidates:
-            ctx.guesses[qi] = Guess(ranker.choose(candidates, matrix)[0], "implicit", "ranker")
+            speaker, prob = ranker.choose(candidates, matrix)
+            ctx.guesses[qi] = Guess(speaker, "implicit", "ranker", {"log_odds": _log_odds(prob)})
     return examples
 
 
