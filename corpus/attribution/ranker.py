@@ -183,6 +183,7 @@ def candidates_and_features(ctx: BookContext, qi: int, anchors: dict[int, str],
     address_own = addressed_gender(ctx, qi)
     address_prev = addressed_gender(ctx, qi - 1) if linked(qi - 1) else None
     address_next = addressed_gender(ctx, qi + 1) if linked(qi + 1) else None
+    sure_prev, sure_prev2, sure_next = (certainty(ctx, i) for i in (qi - 1, qi - 2, qi + 1))
     before = _narration_before(ctx, qi)
     local_epithets = ctx.epithet_owners(tag.head, before=q.start, window=EPITHET_LOCAL_CHARS) if epithets else {}
     # whom the other quotations tagged with the same description nearby are given to now
@@ -224,10 +225,10 @@ def candidates_and_features(ctx: BookContext, qi: int, anchors: dict[int, str],
         f["next_adjacent"] = float(next_adjacent == slug)
         f["next_anchor_adjacent"] = float(next_adjacent == slug and anchors.get(qi + 1) == slug)
         # the same, weighted by how sure those decisions are
-        f["prev_speaker_sure"] = f["prev_speaker"] * certainty(ctx, qi - 1)
-        f["prev2_speaker_sure"] = f["prev2_speaker"] * certainty(ctx, qi - 2)
-        f["prev_adjacent_sure"] = f["prev_adjacent"] * certainty(ctx, qi - 1)
-        f["next_adjacent_sure"] = f["next_adjacent"] * certainty(ctx, qi + 1)
+        f["prev_speaker_sure"] = f["prev_speaker"] * sure_prev
+        f["prev2_speaker_sure"] = f["prev2_speaker"] * sure_prev2
+        f["prev_adjacent_sure"] = f["prev_adjacent"] * sure_prev
+        f["next_adjacent_sure"] = f["next_adjacent"] * sure_next
         if before is not None:
             f["before_subject"] = float(before.subject == slug)
             f["before_named"] = float(slug in before.named)
