@@ -140,7 +140,12 @@ def test_ranker_learns_the_informative_feature_and_reranks(nlp):
     book = attribute_exchange(nlp, Ranker(scorer))
     assert [a.speaker for a in book.attributions] == ["elizabeth-bennet", "mr-darcy", "elizabeth-bennet", "mr-darcy"]
     assert book.attributions[2].method in ("ranker", "ranker-parity")
-    assert set(book.attributions[2].signals) == set(SIGNALS)
+    signals = book.attributions[2].signals
+    assert set(signals) == set(SIGNALS)
+    assert signals["speaker_share"] == pytest.approx(0.5)  # one of the two named tags is Elizabeth's
+    assert signals["margin"] > 0  # the chosen speaker leads the runner-up
+    candidates = np.exp(signals["candidates"])  # the log of a count of at least the two speakers
+    assert candidates >= 2 and candidates == pytest.approx(round(candidates))
 
 
 def test_calibration_fit_is_per_rule_accuracy_with_prior():

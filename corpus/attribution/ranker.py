@@ -54,11 +54,13 @@ PARITY_NEAR = 2  # turns from the nearest anchor within which alternation agreem
 EPITHET_LOCAL_CHARS = 20_000  # text read back for the characters a descriptive tag ("said the gentleman") meant lately
 STYLE_SCALE = 10.0  # the style log-likelihood ratio is divided by this (features near unit scale)
 # A decision's evidence, from which the calibration fits its confidence: the log-odds of the chosen
-# speaker under the deciding pass and under the first pass, whether the beam and the sieve chose the
-# same speaker, whether it is the turn-parity speaker (near an anchor, or at all), whether the turns
-# before and after belong to the exchange, and a pronoun or a description as the tag's subject.
-SIGNALS = ("log_odds", "first_log_odds", "beam_agrees", "sieve_agrees", "parity_near", "parity",
-           "linked_prev", "linked_next", "pronoun_tag", "nominal_tag")
+# speaker under the deciding pass and under the first pass, how far ahead of the runner-up it is (in
+# log-odds), how many candidates there were (log), the speaker's share of the named-tag quotations,
+# whether the beam and the sieve chose the same speaker, whether it is the turn-parity speaker (near
+# an anchor, or at all), whether the turns before and after belong to the exchange, and a pronoun or a
+# description as the tag's subject.
+SIGNALS = ("log_odds", "first_log_odds", "margin", "candidates", "speaker_share", "beam_agrees", "sieve_agrees",
+           "parity_near", "parity", "linked_prev", "linked_next", "pronoun_tag", "nominal_tag")
 LOG_ODDS_CLIP = 1e-4  # probabilities are clipped to [clip, 1 - clip] before taking log-odds
 
 
@@ -335,8 +337,8 @@ def rerank(ctx: BookContext, ranker: Ranker, anchors: dict[int, str], parity: di
             probs = ranker.refine.probabilities(matrix)
             best = int(np.argmax(probs))
             beam = ctx.guesses[qi].speaker if ctx.guesses[qi] else None
-            ctx.guesses[qi] = _ranked_guess(ctx, qi, candidates[best], (float(probs[best]), float(
-                ranker.first.probabilities(matrix)[best])), (sieve[qi], beam), parity, config)
+            ctx.guesses[qi] = _ranked_guess(ctx, qi, candidates, probs, best, float(
+                ranker.first.probabilities(matrix)[best]), (sieve[qi], beam), parity, config)
 
 
 @dataclass(frozen=True)
@@ -384,25 +386,32 @@ def _beam_pass(ctx: BookContext, ranker: Ranker, anchors: dict[int, str],
             probs = ranker.first.probabilities(matrix)
             sieve = ctx.guesses[qi].speaker if ctx.guesses[qi] else None  # not yet replaced: the sieve's
             for best in np.argsort(-probs)[: config.beam_width]:
-                speaker, prob = candidates[best], float(probs[best])
-                guess = _ranked_guess(ctx, qi, speaker, (prob, prob), (sieve, speaker), parity, config)
+                prob = float(probs[best])
+                guess = _ranked_guess(ctx, qi, candidates, probs, int(best), prob, (sieve, candidates[best]), parity,
+                                      config)
                 expanded.append((score + math.log(max(prob, 1e-12)), _Decision(qi, guess, node)))
         beam = sorted(expanded, key=lambda b: -b[0])[: config.beam_width]
     commit()
 
 
-def _ranked_guess(ctx: BookContext, qi: int, speaker: str, probs: tuple[float, float],
-                  earlier: tuple[str | None, str | None], parity: dict[int, tuple[str | None, int]], config) -> Guess:
-    """The ranker's guess with its evidence (SIGNALS): `probs` is the chosen speaker's probability under
-    the deciding and the first pass, `earlier` the sieve's and the beam's speakers. The method says
-    whether it agrees with the A-B alternation of a nearby anchor."""
+def _ranked_guess(ctx: BookContext, qi: int, candidates: list[str], probs: np.ndarray, chosen: int,
+                  first_prob: float, earlier: tuple[str | None, str | None],
+                  parity: dict[int, tuple[str | None, int]], config) -> Guess:
+    """The ranker's guess, candidate `chosen`, with its evidence (SIGNALS): `probs` is the deciding pass's
+    distribution over `candidates`, `first_prob` the chosen one's probability under the first pass,
+    `earlier` the sieve's and the beam's speakers. The method says whether it agrees with the A-B
+    alternation of a nearby anchor."""
     old = ctx.guesses[qi]
+    speaker, prob = candidates[chosen], float(probs[chosen])
+    runner_up = max((float(p) for i, p in enumerate(probs) if i != chosen), default=0.0)
     parity_speaker, distance = parity.get(qi, (None, 0))
     near = parity_speaker == speaker and distance <= PARITY_NEAR
     tag = find_tag(ctx, qi, config.tag_window_chars)
     last = len(ctx.quotations) - 1
     signals = {
-        "log_odds": _log_odds(probs[0]), "first_log_odds": _log_odds(probs[1]),
+        "log_odds": _log_odds(prob), "first_log_odds": _log_odds(first_prob),
+        "margin": _log_odds(prob) - _log_odds(runner_up), "candidates": math.log(len(candidates)),
+        "speaker_share": ctx.speaking_share.get(speaker, 0.0),
         "sieve_agrees": float(earlier[0] == speaker), "beam_agrees": float(earlier[1] == speaker),
         "parity_near": float(near), "parity": float(parity_speaker == speaker),
         "linked_prev": float(qi > 0 and in_conversation(ctx, qi - 1, qi, config.turn_max_gap)),
