@@ -275,6 +275,13 @@ def test_a_relative_clause_or_participle_speech_verb_takes_its_antecedents_subje
     assert speakers(participle, nlp) == [("jane-bennet", "tag-name")]
 
 
+def test_a_speech_verb_complementing_another_verb_takes_its_subject_and_rarer_speech_verbs_tag(nlp):
+    complement = 'Elizabeth could not help saying, "It is very much to his credit."'
+    rarer = '"Upon my word!" ejaculated Mr. Darcy.\n\n"Is it true?" Jane queried.'
+    assert speakers(complement, nlp) == [("elizabeth-bennet", "tag-name")]
+    assert speakers(rarer, nlp) == [("mr-darcy", "tag-name"), ("jane-bennet", "tag-name")]
+
+
 def test_a_tag_is_read_across_a_line_break_and_through_a_misparsed_apposition(nlp):
     wrapped = '"Not at all, we were only talking," interposed\nDarcy.\n\nJane smiled.'  # a wrapped paragraph
     assert speakers(wrapped, nlp) == [("mr-darcy", "tag-name")]  # "Darcy" parsed as the object

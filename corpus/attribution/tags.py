@@ -29,6 +29,17 @@ SPEECH_VERBS = {
     "object", "objected", "argue", "argued", "beg", "begged", "plead", "pleaded", "warn", "warned",
     "announce", "announced", "state", "stated", "write", "wrote", "read", "sing", "sang", "speak", "spoke",
     "correct", "corrected", "chime", "chimed", "put", "struck", "burst", "broke", "exclaim", "observe",
+    # verbs of speech found in tags of other Gutenberg novels ('"...," ejaculated he')
+    "ejaculated", "queried", "shrieked", "faltered", "uttered", "articulated", "yelled", "moaned", "panted",
+    "pronounced", "drawled", "snarled", "hissed", "commanded", "mused", "grumbled", "commented", "ordered",
+    "wailed", "chuckled", "blurted", "breathed", "reiterated", "questioned", "assured", "remonstrated",
+    "grunted", "implored", "croaked", "interjected", "snorted", "boomed", "entreated", "lisped", "scoffed",
+    "tittered", "hinted", "complained", "quavered", "hooted", "chattered", "bellowed", "squeaked", "stuttered",
+    "cooed", "barked", "jeered", "taunted", "volunteered", "conceded", "whimpered", "screeched",
+    "piped", "chirped", "bawled", "howled", "admonished", "spluttered", "sputtered", "giggled", "simpered",
+    "counselled", "counseled", "expostulated", "vociferated", "cautioned", "coaxed", "soothed", "mocked",
+    "query", "shriek", "falter", "yell", "moan", "drawl", "snarl", "hiss", "grumble", "comment", "wail",
+    "chuckle", "grunt", "implore", "croak", "interject", "snort", "lisp", "scoff", "complain", "quaver",
 }
 SUBJECT_DEPS = {"nsubj", "nsubjpass"}
 CONJ_DEPTH = 3  # coordinated verbs climbed for a shared subject
@@ -62,7 +73,8 @@ def _subject(verb, quoted) -> object | None:
                     return head.head  # "Mr. Allen, who, on hearing the reason, said": the relative's antecedent
                 return child
         participle = head.dep_ == "advcl" and head.tag_ == "VBG"  # "presented the thimble, saying"
-        if not (head.dep_ == "conj" or participle) or head.head is head or head.head.pos_ not in ("VERB", "AUX"):
+        # "could not help saying", "turned to ask": the subject of the verb it complements
+        if not (head.dep_ in ("conj", "xcomp") or participle) or head.head is head or head.head.pos_ not in ("VERB", "AUX"):
             break
         head = head.head
     before = _name_before(verb, quoted)
