@@ -74,7 +74,8 @@ def _subject(verb, quoted) -> object | None:
                 return child
         participle = head.dep_ == "advcl" and head.tag_ == "VBG"  # "presented the thimble, saying"
         # "could not help saying", "turned to ask": the subject of the verb it complements
-        if not (head.dep_ in ("conj", "xcomp") or participle) or head.head is head or head.head.pos_ not in ("VERB", "AUX"):
+        climbs = head.dep_ in ("conj", "xcomp") or participle
+        if not climbs or head.head is head or head.head.pos_ not in ("VERB", "AUX"):
             break
         head = head.head
     before = _name_before(verb, quoted)
