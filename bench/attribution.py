@@ -1,5 +1,5 @@
 """Quotation attribution on PDNC: span P/R/F1, speaker accuracy (gold spans and end to end),
-precision-coverage over confidence, and speed; prints a table and writes JSON.
+precision-coverage over confidence, addressee P/R/F1, and speed; prints a table and writes JSON.
 
     python bench/attribution.py --pdnc ../shared/pdnc --json out.json [--novels PrideAndPrejudice ...]
         [--cast discovered|gold|both] [--cache /tmp/attribution-core/parses] [--write-calibration]
@@ -17,6 +17,8 @@ tries "Hatter", "Miss Quested" also "Quested".
 A discovered character whose names match no gold name maps to nothing, so its quotations count wrong.
 End to end, each gold quotation is matched to the predicted quotation that overlaps it most (by
 characters); a gold quotation no prediction overlaps counts wrong. Accuracy = right / gold quotations.
+Addressees: micro precision/recall/F1 over (gold quotation, addressee) pairs, the matched prediction's
+addressees mapped like speakers (PDNC addressees that are no character of character_info.csv are left out).
 
 Confidence. Reported figures use leave-novels-out calibration: novels are split into folds and each
 fold's confidences (per-rule accuracies, and the logistic regression on the ranker's signals) are
@@ -72,6 +74,7 @@ class Outcome:
     correct: bool
     attributed: bool
     signals: dict[str, float] = field(default_factory=dict)  # the ranker's evidence (calibration input)
+    addressees: tuple[int, int, int] = (0, 0, 0)  # right, predicted and gold addressees
 
 
 @dataclass
@@ -163,13 +166,19 @@ def outcomes_for(novel: PdncNovel, result, mapping: dict[str, str] | None) -> li
             o = overlap(g.quotation, a.quotation)
             if o > best_overlap:
                 best, best_overlap = a, o
+        gold_addressees = set(g.addressees)
         if best is None or best.speaker is None:
             outcomes.append(Outcome(novel.name, g.quote_type, best.method if best else "unmatched",
-                                    best.confidence if best else 0.0, False, False))
+                                    best.confidence if best else 0.0, False, False,
+                                    addressees=(0, 0, len(gold_addressees))))
             continue
         speaker = mapping.get(best.speaker) if mapping is not None else best.speaker
+        # two of our characters may map to one gold character; one we could not map counts wrong
+        addressees = {mapping.get(a, f"unmapped:{a}") if mapping is not None else a for a in best.addressees}
+        right = len(gold_addressees & addressees)
         outcomes.append(Outcome(novel.name, g.quote_type, best.method, best.confidence,
-                                speaker is not None and speaker == g.speaker, True, best.signals))
+                                speaker is not None and speaker == g.speaker, True, best.signals,
+                                (right, len(addressees), len(gold_addressees))))
     return outcomes
 
 
@@ -250,6 +259,10 @@ def summarise(outcomes: list[Outcome]) -> dict:
     ok = [i + 1 for i in range(len(ranked))
           if precision[i] >= TARGET_PRECISION and (i + 1 == len(ranked) or confidences[i + 1] < confidences[i])]
     summary["coverage_at_p95"] = (max(ok) / n) if ok and n else 0.0
+    right, predicted, gold = (sum(o.addressees[i] for o in outcomes) for i in range(3))
+    precision, recall = right / predicted if predicted else 0.0, right / gold if gold else 0.0
+    summary["addressees"] = {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(
+        2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0}
     return summary
 
 
@@ -376,14 +389,15 @@ def print_table(report: dict) -> None:
                   f"{spans['char']['f1']:.3f}; exact-quotation P/R/F1 {spans['exact']['precision']:.3f}/"
                   f"{spans['exact']['recall']:.3f}/{spans['exact']['f1']:.3f}")
     table = Table(title="speaker accuracy (leave-novels-out confidence)")
-    for col in ("setting", "novels", "n", "acc", "explicit", "anaphoric", "implicit", "cov@P.95"):
+    for col in ("setting", "novels", "n", "acc", "explicit", "anaphoric", "implicit", "cov@P.95", "addressee P/R/F1"):
         table.add_column(col)
     for setting, groups in report["settings"].items():
         for group in ("all", "held-out", "dev"):
             s = groups.get(group)
             if s:
                 table.add_row(setting, group, str(s["quotations"]), *(_fmt(s[k]) for k in (
-                    "accuracy", "accuracy_explicit", "accuracy_anaphoric", "accuracy_implicit", "coverage_at_p95")))
+                    "accuracy", "accuracy_explicit", "accuracy_anaphoric", "accuracy_implicit", "coverage_at_p95")),
+                    "/".join(_fmt(s["addressees"][k]) for k in ("precision", "recall", "f1")))
     console.print(table)
     if "speed" in report:
         sp = report["speed"]

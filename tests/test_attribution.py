@@ -73,6 +73,15 @@ def test_vocative_names_the_next_speaker_and_the_addressee(nlp):
     assert result[1].addressees == ["elizabeth-bennet"]
 
 
+def test_in_a_group_scene_everyone_in_the_exchange_is_addressed(nlp):
+    text = ('"Shall we walk?" said Elizabeth.\n\n"Gladly," said Jane.\n\n"And I," said Mr. Darcy.\n\n'
+            'It rained all the next week.\n\nThey stayed indoors.\n\n"Look, Jane!" said Elizabeth.')
+    result = attribute(text, nlp)
+    assert result[0].addressees == ["jane-bennet", "mr-darcy"]  # nearest turn first
+    assert result[1].addressees == ["elizabeth-bennet", "mr-darcy"]  # the earlier turn first at equal distance
+    assert result[3].addressees == ["jane-bennet"]  # a new exchange: only the one named
+
+
 def test_action_beat_in_the_same_paragraph(nlp):
     text = 'Mr. Darcy bowed. "Your servant, madam."'
     assert speakers(text, nlp) == [("mr-darcy", "beat-name")]

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from corpus.attribution.context import ANCHOR_METHODS, BookContext, Guess
-from corpus.attribution.conversation import addressed_gender, in_conversation, vocatives
+from corpus.attribution.conversation import addressed_gender, exchange_turns, in_conversation, vocatives
 from corpus.attribution.mentions import SUBJECT_PRONOUNS
 from corpus.attribution.tags import SUBJECT_DEPS, Tag, find_tag, resolve_anaphor
 from corpus.errors import CorpusError
@@ -284,15 +284,11 @@ def _exchange_speakers(ctx: BookContext, qi: int, anchors: dict[int, str], max_g
     """Speakers already decided in the exchange around quotation `qi` (up to EXCHANGE_TURNS turns each
     way): slug -> (turns away from `qi`, whether a named tag anchors it)."""
     found: dict[str, tuple[int, bool]] = {}
-    for step in (-1, 1):
-        i = qi
-        while 0 <= i + step < len(ctx.quotations) and abs(i + step - qi) <= EXCHANGE_TURNS and in_conversation(
-                ctx, min(i, i + step), max(i, i + step), max_gap):
-            i += step
-            guess = ctx.guesses[i]
-            if guess and guess.speaker:
-                distance, anchored = found.get(guess.speaker, (abs(i - qi), False))
-                found[guess.speaker] = (min(distance, abs(i - qi)), anchored or i in anchors)
+    for i in exchange_turns(ctx, qi, max_gap, EXCHANGE_TURNS):
+        guess = ctx.guesses[i]
+        if guess and guess.speaker:
+            distance, anchored = found.get(guess.speaker, (abs(i - qi), False))
+            found[guess.speaker] = (min(distance, abs(i - qi)), anchored or i in anchors)
     return found
 
 
