@@ -259,10 +259,7 @@ def summarise(outcomes: list[Outcome]) -> dict:
     ok = [i + 1 for i in range(len(ranked))
           if precision[i] >= TARGET_PRECISION and (i + 1 == len(ranked) or confidences[i + 1] < confidences[i])]
     summary["coverage_at_p95"] = (max(ok) / n) if ok and n else 0.0
-    right, predicted, gold = (sum(o.addressees[i] for o in outcomes) for i in range(3))
-    precision, recall = right / predicted if predicted else 0.0, right / gold if gold else 0.0
-    summary["addressees"] = {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(
-        2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0}
+    summary["addressees"] = _scores(*(sum(o.addressees[i] for o in outcomes) for i in range(3)))
     return summary
 
 
@@ -272,13 +269,15 @@ def _rate(flags: list[bool]) -> float | None:
 
 def span_summary(results: list[NovelResult]) -> dict:
     total = {k: sum(r.spans[k] for r in results) for k in results[0].spans}
-    out = {}
-    for kind in ("char", "exact"):
-        tp, p, g = total[f"{kind}_tp"], total[f"{kind}_pred"], total[f"{kind}_gold"]
-        precision, recall = tp / p if p else 0.0, tp / g if g else 0.0
-        out[kind] = {"precision": round(precision, 4), "recall": round(recall, 4),
-                     "f1": round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0}
-    return out
+    return {kind: _scores(total[f"{kind}_tp"], total[f"{kind}_pred"], total[f"{kind}_gold"])
+            for kind in ("char", "exact")}
+
+
+def _scores(right: int, predicted: int, gold: int) -> dict:
+    """Precision, recall and F1, rounded."""
+    precision, recall = right / predicted if predicted else 0.0, right / gold if gold else 0.0
+    return {"precision": round(precision, 4), "recall": round(recall, 4),
+            "f1": round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0}
 
 
 def measure_speed(folder: Path, config: AttributionConfig, processes: int) -> dict:
