@@ -132,9 +132,10 @@ def samples_of(novel: PdncNovel, model, tokenizer, device: str, per_novel: int, 
         # the text up to the opening mark, then the name its window uses last
         lm_quote = quote_log_probs(model, tokenizer, novel.text[lo:start - 1], novel.text[start:end],
                                    {s: used[-1] for s, (_, used) in named.items()}, device, max_tokens)
-        order = sorted(named, key=lambda s: -named[s][0])
-        rows = [[*(_normalised(lm)[s] for lm in (lm_name, lm_quote)),
-                 *(float(order.index(s) == k) for k in range(POSITIONS)), 1 / (1 + order.index(s))] for s in named]
+        lm_name, lm_quote = _normalised(lm_name), _normalised(lm_quote)
+        rank = {slug: i for i, slug in enumerate(sorted(named, key=lambda s: -named[s][0]))}
+        rows = [[lm_name[s], lm_quote[s], *(float(rank[s] == k) for k in range(POSITIONS)), 1 / (1 + rank[s])]
+                for s in named]
         samples.append(Sample(novel.name, rows, list(named).index(gold.speaker)))
     return samples, unreached
 
@@ -201,8 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: need quotations from at least {FOLDS} novels, got {len(samples)} quotations", file=sys.stderr)
         return 1
     elapsed = time.perf_counter() - started
-    top = {name: sum(s.features[s.gold][col] == max(r[col] for r in s.features) for s in samples) / len(samples)
-           for col, name in enumerate((*LM_COLUMNS, "latest_named", "second_named"))}
+    top = {name: sum(max(range(len(s.features)), key=lambda i: s.features[i][col]) == s.gold for s in samples)
+           / len(samples) for col, name in enumerate((*LM_COLUMNS, "latest_named", "second_named"))}
     top["chance"] = sum(1 / len(s.features) for s in samples) / len(samples)
     positions = list(range(len(LM_COLUMNS), len(LM_COLUMNS) + POSITIONS + 1))
     logit = {"positions": leave_novels_out(samples, positions)}
