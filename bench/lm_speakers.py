@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus.errors import CorpusError  # noqa: E402
 from corpus.pdnc import PdncNovel, novel_folders, read_novel  # noqa: E402
+from corpus.shards import atomic_write_bytes  # noqa: E402
 from training.modeling import load_base_model, max_positions, resolve_device  # noqa: E402
 
 CUE = " said"  # appended after the quotation's closing mark: the name is what the LM predicts next
@@ -225,9 +226,7 @@ def main(argv: list[str] | None = None) -> int:
           + " (LM / best rule: " + ", ".join(f"{n} {v:.2f}x" for n, v in report["lm_vs_best_rule"].items()) + ")")
     print("leave-novels-out logit: " + ", ".join(f"{name} {value:.3f}" for name, value in logit.items()))
     if args.json:
-        tmp = args.json.with_suffix(".tmp")
-        tmp.write_text(json.dumps(report, indent=1) + "\n")
-        tmp.replace(args.json)
+        atomic_write_bytes(args.json, (json.dumps(report, indent=1) + "\n").encode("utf-8"))
     return 0
 
 
