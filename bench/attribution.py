@@ -53,6 +53,7 @@ from corpus.nlp import load_nlp, parse_paragraphs  # noqa: E402
 from corpus.pdnc import PdncNovel, novel_folders, read_novel  # noqa: E402
 from corpus.quotes import paragraph_spans  # noqa: E402
 from corpus.schema import QUOTE_TYPES  # noqa: E402
+from corpus.shards import atomic_write_bytes  # noqa: E402
 
 COVERAGE_THRESHOLDS = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 FOLDS = 3
@@ -365,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         report["speed"] = measure_speed(args.pdnc / args.speed_novel, config, args.speed_processes)
     print_table(report)
     if args.json:
-        args.json.write_text(json.dumps(report, indent=1) + "\n")
+        atomic_write_bytes(args.json, (json.dumps(report, indent=1) + "\n").encode("utf-8"))
     return 0
 
 

@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from corpus.client import ClientConfig, GutenbergClient  # noqa: E402
 from corpus.fetch import FetchConfig, fetch_books, text_path  # noqa: E402
+from corpus.shards import atomic_write_bytes  # noqa: E402
 from tests.gutenberg_server import GutenbergServer  # noqa: E402
 
 DEFAULT_SOURCE = ROOT.parent / "shared" / "gutenberg"
@@ -114,8 +115,7 @@ def main() -> None:
     print(f"  fetch  / naive       {ratios['fetch_vs_naive']:.2f}x books/s (fetch also cleans and writes JSON)")
     print(f"  cached rerun / fetch {ratios['cached_rerun_vs_fetch']:.1f}x books/s, {cached_requests} requests")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+        atomic_write_bytes(args.json, json.dumps(figures, indent=2).encode("utf-8"))
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from corpus.shards import atomic_write_bytes  # noqa: E402
 from training.config import SoftPromptConfig  # noqa: E402
 from training.data import Batch, Example, collate  # noqa: E402
 from training.modeling import resolve_device  # noqa: E402
@@ -229,8 +230,7 @@ def main() -> None:
              f"measured after the timing with glibc mallopt(M_MMAP_THRESHOLD={MMAP_THRESHOLD}) so freed tensors "
              "leave the resident set; tracemalloc does not see torch's C++ allocations",
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    atomic_write_bytes(args.json, json.dumps(report, indent=2).encode("utf-8"))
     print(f"model {model_name} on {device}, batch {args.batch}, context {args.context} + utterance {args.utterance} "
           f"tokens, prompt L={args.length} (ours K={args.k})")
     for name in ("ours", "peft"):
