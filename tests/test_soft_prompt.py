@@ -6,29 +6,36 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from corpus.errors import CorpusError
 from training.config import SoftPromptConfig
-from training.soft_prompt import PersonaPromptModel, PersonaPrompts, SoftPromptBasis, prompted_hidden_states
+from training.soft_prompt import PersonaPromptModel, PersonaPrompts, SoftPromptBasis, prompted_hidden_states, word_token_ids
 
 
 @pytest.fixture()
 def model(tiny_model_dir: Path) -> PersonaPromptModel:
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     persona = PersonaPromptModel(base, SoftPromptConfig(k=4, length=3), n_characters=3)
+    torch.nn.init.normal_(persona.basis.prompts, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():  # distinct characters, so mixing them up would show
         persona.personas.mixture_logits.copy_(torch.randn(3, 4, generator=torch.Generator().manual_seed(1)))
     return persona
 
 
-def test_basis_starts_as_embeddings_of_vocabulary_tokens() -> None:
-    embeddings = torch.randn(50, 8)
-    basis = SoftPromptBasis(k=5, length=4, token_embeddings=embeddings, seed=3)
-    assert basis.prompts.shape == (5, 4, 8)
-    for row in basis.prompts.detach().reshape(-1, 8):
+def test_basis_starts_as_embeddings_of_word_tokens(tiny_model_dir: Path) -> None:
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    words = word_token_ids(tokenizer)
+    assert words and all(t.startswith("\u0120") and t[1:].isalpha() for t in tokenizer.convert_ids_to_tokens(words))
+    basis = SoftPromptBasis(k=5, length=4, dim=32)
+    assert basis.prompts.abs().sum() == 0  # a model built to be restored does no work to initialise
+    basis.initialise(base.get_input_embeddings(), words, seed=3)
+    embeddings = base.get_input_embeddings().weight[words]
+    for row in basis.prompts.detach().reshape(-1, 32):
         assert (embeddings - row).abs().sum(dim=1).min() == 0
-    again = SoftPromptBasis(k=5, length=4, token_embeddings=embeddings, seed=3)
+    again = SoftPromptBasis(k=5, length=4, dim=32)
+    again.initialise(base.get_input_embeddings(), words, seed=3)
     assert torch.equal(basis.prompts, again.prompts)
 
 

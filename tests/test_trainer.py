@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from transformers import AutoModelForCausalLM
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from corpus.errors import CorpusError
 from training import checkpoint
 from training.config import DataConfig, SoftPromptConfig, TrainConfig
 from training.evaluate import EvalConfig, evaluate_run
 from training.modeling import load_base_model, resolve_device
-from training.soft_prompt import SoftPromptBasis
+from training.soft_prompt import SoftPromptBasis, word_token_ids
 from training.trainer import fit, pretrain
 from tests.training_fixtures import persona_shards, pretrained_run  # noqa: F401
 
@@ -36,8 +36,10 @@ def test_pretrain_learns_basis_and_all_weights_and_leaves_the_model(persona_shar
     assert run.basis.shape == (4, 3, 32) and run.mixture_logits.shape == (5, 4)
     assert (run.mixture_logits != 0).all(), "every character's weights moved"
     fresh = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
-    initial = SoftPromptBasis(4, 3, fresh.get_input_embeddings().weight, PROMPT.init_seed).prompts
-    assert not torch.equal(run.basis, initial.detach())
+    initial = SoftPromptBasis(4, 3, 32)
+    initial.initialise(fresh.get_input_embeddings(), word_token_ids(AutoTokenizer.from_pretrained(tiny_model_dir)),
+                       PROMPT.init_seed)
+    assert not torch.equal(run.basis, initial.prompts.detach())
     assert losses == sorted(losses, reverse=True) and losses[-1] < losses[0]
     metrics = [json.loads(line) for line in (tmp_path / "run" / checkpoint.METRICS_FILE).read_text().splitlines()]
     assert [m["step"] for m in metrics] == list(range(1, 6))
@@ -57,7 +59,7 @@ def test_fit_learns_only_the_new_characters_weights(pretrained_run, tmp_path) ->
     result = fit(pretrained_run, tmp_path / "fit", character="Dora Grey",
                  train_config=TrainConfig(steps=3, batch_size=2, shots=4, lr=0.1, device="cpu", objective="mix"))
     basis, fitted = checkpoint.read_persona(pretrained_run), checkpoint.read_persona(tmp_path / "fit")
-    assert result.character_ids == ["200:dora-grey"] and fitted.meta["shots"] == 4
+    assert result.character_ids == ["200:dora-grey"] and fitted.meta["shots"] == {"200:dora-grey": 4}
     assert torch.equal(fitted.basis, basis.basis), "the basis stays frozen in fit"
     start = basis.mixture_logits.mean(dim=0, keepdim=True)
     assert fitted.mixture_logits.shape == (1, 4) and not torch.equal(fitted.mixture_logits, start)

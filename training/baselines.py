@@ -65,9 +65,11 @@ def train_loop(params: list[torch.nn.Parameter], loss_of, examples: Sequence[Exa
 class HardPrompt(PrefixScorer):
     """The character sheet (a description and some of the character's lines) as text before the context."""
 
-    def __init__(self, model: torch.nn.Module, sheet_ids: dict[str, list[int]], pad_id: int, batch_size: int = 16) -> None:
+    def __init__(self, model: torch.nn.Module, sheet_ids: dict[str, list[int]], pad_id: int, batch_size: int = 16,
+                 lead: int = 0) -> None:
+        """`sheet_ids` start with the document lead (`training.data.sheet_ids`); `lead` is its length."""
         super().__init__("hard prompt (sheet)", model, pad_id, batch_size)
-        self.sheet_ids = sheet_ids
+        self.sheet_ids, self.lead = sheet_ids, lead
 
     def prefix(self, personas: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         sheets = [self.sheet_ids[p] for p in personas]

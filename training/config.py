@@ -94,7 +94,10 @@ class TrainConfig:
     device: Device = _help("auto", "auto: CUDA when available, else CPU")
     checkpoint_every: int = _help(50, "optimizer steps between checkpoints (a kill loses at most this many)")
     log_every: int = _help(1, "optimizer steps between metric log lines")
-    shots: int | None = _help(None, "fit only: use at most this many training lines (None: all)")
+    shots: int | None = _help(None, "fit only: use at most this many training lines per character (default: all)")
+    speaker_weight: float = _help(0.0, "weight of the speaker term: cross-entropy over the book's characters of "
+                                       "which persona makes the line likeliest (0: off; costs a pass per rival)")
+    speaker_rivals: int = _help(3, "characters of the same book each line is contrasted with under --speaker-weight")
 
     def validate(self) -> None:
         """Raise CorpusError when a value is out of range."""
@@ -108,6 +111,8 @@ class TrainConfig:
             raise CorpusError("--lr must be positive and --kl-weight in [0, 1]")
         if self.shots is not None and self.shots < 0:
             raise CorpusError(f"--shots must be non-negative, got {self.shots}")
+        if self.speaker_weight < 0 or self.speaker_rivals < 1:
+            raise CorpusError("--speaker-weight must be non-negative and --speaker-rivals at least 1")
 
 
 @dataclass

@@ -264,11 +264,21 @@ def token_budget(config: DataConfig, prompt_length: int, max_positions: int, wit
     return TokenBudget(context, config.utterance_tokens, config.sheet_tokens)
 
 
+def document_lead(tokenizer) -> tuple[int, ...]:
+    """The special ids the tokenizer puts before a document's tokens (Gemma's BOS; none for GPT-2)."""
+    plain = tokenizer("a", add_special_tokens=False)["input_ids"]
+    full = tokenizer("a")["input_ids"]
+    if not plain or len(full) <= len(plain) or full[len(full) - len(plain) :] != plain:
+        return ()
+    return tuple(full[: len(full) - len(plain)])
+
+
 class TokenCache:
     """Token ids of texts, memoised in memory and optionally persisted as JSON per tokenizer fingerprint."""
 
     def __init__(self, tokenizer, cache_dir: Path | None = None) -> None:
         self.tokenizer = tokenizer
+        self.lead = document_lead(tokenizer)
         self.path = None
         self.ids: dict[str, list[int]] = {}
         if cache_dir is not None:
@@ -301,13 +311,20 @@ class TokenCache:
 def encode_examples(
     utterances: Sequence[Utterance], character_index: dict[str, int], cache: TokenCache, budget: TokenBudget
 ) -> list[Example]:
-    """Examples of the utterances: prefix cut from the left, target cut at the end."""
+    """Examples of the utterances: the document lead (BOS, if the model has one), then the prefix cut from the
+    left to fit the context budget with the lead, then the target cut at the end."""
     prefixes = cache.encode([example_prefix(u.context) for u in utterances])
     targets = cache.encode([f"{u.text}{CLOSE_QUOTE}" for u in utterances])
+    room = max(1, budget.context - len(cache.lead))
     return [
-        Example(tuple(p[-budget.context :]), tuple(t[: budget.utterance]), character_index[u.character_id])
+        Example(cache.lead + tuple(p[-room:]), tuple(t[: budget.utterance]), character_index[u.character_id])
         for u, p, t in zip(utterances, prefixes, targets)
     ]
+
+
+def sheet_ids(cache: TokenCache, sheets: Sequence[str], budget: int) -> list[list[int]]:
+    """Token ids of character sheets read as a document's start: the lead, then the sheet cut to `budget`."""
+    return [list(cache.lead) + ids[: max(1, budget - len(cache.lead))] for ids in cache.encode(sheets)]
 
 
 @dataclass
@@ -325,6 +342,16 @@ class Batch:
     @property
     def n_tokens(self) -> int:
         return int(self.attention_mask.sum())
+
+    def without_lead(self, lead: int) -> "Batch":
+        """The batch without its first `lead` columns: the document lead (BOS) of right-padded rows, dropped
+        where a sheet that starts with its own lead is read first."""
+        if lead == 0:
+            return self
+        if not bool(self.attention_mask[:, :lead].all()) or bool(self.target_mask[:, :lead].any()):
+            raise ValueError("only right-padded batches whose rows all start with the lead can drop it")
+        return Batch(self.input_ids[:, lead:], self.attention_mask[:, lead:], self.target_mask[:, lead:],
+                     self.character_idx)
 
 
 def collate(examples: Sequence[Example], pad_id: int, padding_side: str = "right") -> Batch:

@@ -82,7 +82,13 @@ class PersonaScorer(Protocol):
 
 
 class PrefixScorer:
-    """A frozen causal LM reading a per-persona prefix of embeddings (possibly none) before each example."""
+    """A frozen causal LM reading a per-persona prefix of embeddings (possibly none) before each example.
+
+    A prefix that starts a document itself (a text sheet with its own BOS) sets `lead` to the number of
+    lead tokens dropped from the examples.
+    """
+
+    lead = 0
 
     def __init__(self, name: str, model: torch.nn.Module, pad_id: int, batch_size: int = EvalConfig.batch_size) -> None:
         self.name, self.model, self.pad_id, self.batch_size = name, model, pad_id, batch_size
@@ -101,7 +107,7 @@ class PrefixScorer:
         order = sorted(range(len(examples)), key=lambda i: len(examples[i]))  # less padding per batch
         for start in range(0, len(order), self.batch_size):
             rows = order[start : start + self.batch_size]
-            batch = collate([examples[i] for i in rows], self.pad_id).to(self.device)
+            batch = collate([examples[i] for i in rows], self.pad_id).without_lead(self.lead).to(self.device)
             embeds, mask = self.prefix([personas[i] for i in rows])
             scores = target_logprobs(self.model, batch.input_ids, batch.attention_mask, batch.target_mask, embeds, mask)
             out[rows] = scores.float().cpu()
@@ -262,12 +268,12 @@ def noprompt_scores(model: torch.nn.Module, pad_id: int, books: Sequence[BookLin
     return [scorer.line_logprobs(b.examples, [""] * len(b.examples)).numpy()[:, None] for b in books]
 
 
-FitFunction = Callable[[str, int | None, Path], checkpoint.PersonaRun]
+FitFunction = Callable[[list[str], int | None, Path], checkpoint.PersonaRun]
 
 
 def few_shot_curve(
     name: str,
-    fit_one: FitFunction,
+    fit_book: FitFunction,
     books: Sequence[BookLines],
     noprompt: Sequence[np.ndarray],
     make_scorer: Callable[[list[checkpoint.PersonaRun]], PersonaScorer],
@@ -276,16 +282,15 @@ def few_shot_curve(
 ) -> list[MethodReport]:
     """One report per few-shot level: every evaluated character fitted with that many lines, then scored.
 
-    `fit_one(character_id, shots, out_dir)` fits one character and returns its run.
+    `fit_book(character_ids, shots, out_dir)` fits one book's characters together and returns their run.
     """
     reports = []
-    characters = [c for b in books for c in b.candidates]
     for shots in config.shots:
         level_dir = Path(work_dir) / f"shots-{shots_label(shots)}"
-        runs = [fit_one(cid, shots, level_dir / cid.replace(":", "__")) for cid in characters]
+        runs = [fit_book(book.candidates, shots, level_dir / book.book_id.replace(":", "__")) for book in books]
         report = evaluate_method(make_scorer(runs), books, noprompt, config)
         report.method, report.extra = name, {"shots": shots_label(shots),
-                                             "lines_used": {r.character_ids[0]: r.meta.get("shots") for r in runs}}
+                                             "lines_used": {c: n for r in runs for c, n in r.meta["shots"].items()}}
         reports.append(report)
     return reports
 
@@ -293,14 +298,14 @@ def few_shot_curve(
 def trainer_fit_function(
     basis_run: Path, shards: Path, data_config: DataConfig, train_config: TrainConfig, model_ref: str | None = None
 ) -> FitFunction:
-    """A `fit_one` for `few_shot_curve` that calls `training.trainer.fit` (the basis frozen, K weights learned)."""
-    def fit_one(character_id: str, shots: int | None, out: Path) -> checkpoint.PersonaRun:
+    """A `fit_book` for `few_shot_curve` that calls `training.trainer.fit` (the basis frozen, K weights learned)."""
+    def fit_book(character_ids: list[str], shots: int | None, out: Path) -> checkpoint.PersonaRun:
         if not (Path(out) / checkpoint.PERSONA_CONFIG).exists():
-            trainer.fit(Path(basis_run), Path(out), character=character_id, shards=Path(shards),
+            trainer.fit(Path(basis_run), Path(out), character=character_ids, shards=Path(shards),
                         train_config=replace(train_config, shots=shots), data_config=data_config, model_ref=model_ref)
         return checkpoint.read_persona(out)
 
-    return fit_one
+    return fit_book
 
 
 def report_dict(report: MethodReport) -> dict[str, Any]:
@@ -354,8 +359,8 @@ def evaluate_run(
             raise CorpusError(f"{run_dir} held out no characters to fit; pretrain with --heldout-fraction above 0")
         held_books = heldout_lines(corpus, heldout, cache, budget, config)
         held_base = noprompt_scores(base, pad, held_books, config.batch_size)
-        fit_one = trainer_fit_function(Path(run_dir), shards, data_config, train_config, model_ref)
-        curve = few_shot_curve("ours", fit_one, held_books, held_base,
+        fit_book = trainer_fit_function(Path(run_dir), shards, data_config, train_config, model_ref)
+        curve = few_shot_curve("ours", fit_book, held_books, held_base,
                                lambda runs: PersonaMixture("ours", base, [run, *runs], pad, config.batch_size),
                                Path(work_dir or Path(run_dir) / "few-shot"), config)
         result["few_shot"] = [report_dict(r) for r in curve]

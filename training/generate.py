@@ -8,7 +8,7 @@ import torch
 
 from corpus.errors import CorpusError
 from training.config import DataConfig, GenerateConfig, config_from_dict
-from training.data import CLOSE_QUOTE, PARAGRAPH_BREAK, example_prefix, resolve_character, token_budget
+from training.data import CLOSE_QUOTE, PARAGRAPH_BREAK, document_lead, example_prefix, resolve_character, token_budget
 from training.export import persona_model
 from training.modeling import max_positions, resolve_device
 from training.soft_prompt import PersonaPromptModel
@@ -62,7 +62,8 @@ def generate_line(
     context_room = budget.context + budget.utterance - config.max_new_tokens
     if context_room < 1:
         raise CorpusError(f"--max-new-tokens {config.max_new_tokens} leaves no room for the prompt")
-    ids = tokenizer(example_prefix(prompt), add_special_tokens=False)["input_ids"][-context_room:]
+    lead = document_lead(tokenizer)
+    ids = [*lead, *tokenizer(example_prefix(prompt), add_special_tokens=False)["input_ids"][-context_room:]]
     input_ids = torch.tensor([ids], device=device)
     torch.manual_seed(config.seed)
     with torch.no_grad():

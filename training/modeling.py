@@ -10,8 +10,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 from transformers.utils import logging as hf_logging
 
 from corpus.errors import CorpusError
+from training.model_source import PACKAGED_MODELS, resolve_model
 
-_LOCAL_PREFIXES = (".", "/", "~")
 _LOAD_ERRORS = (OSError, ValueError, KeyError, RuntimeError, TypeError, ImportError, SafetensorError)
 
 
@@ -27,22 +27,35 @@ def resolve_device(spec: str) -> str:
 
 
 def model_reference(model_ref: str) -> str:
-    """An absolute path for a local model folder, the id unchanged for a Hub model; CorpusError if a path is missing."""
+    """The reference a run records: a packaged model's short name or a Hub id unchanged, else an absolute path."""
+    if model_ref in PACKAGED_MODELS:
+        return model_ref
     path = Path(model_ref).expanduser()
-    if path.exists():
-        return str(path.resolve())
-    if model_ref.startswith(_LOCAL_PREFIXES):
-        raise CorpusError(f"model path not found: {model_ref}")
-    return model_ref
+    return str(path.resolve()) if path.exists() else model_ref
 
 
 def load_base_model(model_ref: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, str]:
-    """A frozen causal LM in eval mode, its tokenizer (pad token set) and the model reference to record."""
-    reference = model_reference(model_ref)
+    """A frozen causal LM in eval mode, its tokenizer (pad token set) and the model reference to record.
+
+    The last model loaded is kept: fitting many characters, or every level of a few-shot curve, in one
+    process reads the weights once. Callers share it, so they must not change its weights.
+    """
+    folder = resolve_model(model_ref)
+    if _loaded.get("folder") != folder:
+        _loaded.clear()
+        _loaded.update(folder=folder, pair=_load(folder, model_ref))
+    model, tokenizer = _loaded["pair"]
+    return model, tokenizer, model_reference(model_ref)
+
+
+_loaded: dict = {}  # the last loaded model: {"folder": ..., "pair": (model, tokenizer)}
+
+
+def _load(folder: str, model_ref: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     hf_logging.disable_progress_bar()  # our own progress bar is the one the user watches
     try:
-        tokenizer = AutoTokenizer.from_pretrained(reference)
-        model = AutoModelForCausalLM.from_pretrained(reference)
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        model = AutoModelForCausalLM.from_pretrained(folder)
     except _LOAD_ERRORS as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise CorpusError(f"cannot load model {model_ref!r} as a causal LM: {reason}") from exc
@@ -52,7 +65,7 @@ def load_base_model(model_ref: str) -> tuple[PreTrainedModel, PreTrainedTokenize
         tokenizer.pad_token = tokenizer.eos_token
     model.requires_grad_(False)
     model.eval()
-    return model, tokenizer, reference
+    return model, tokenizer
 
 
 def max_positions(model: PreTrainedModel) -> int:

@@ -54,19 +54,19 @@ def target_logprobs(
     hidden = prompted_hidden_states(base_model, input_ids, attention_mask, prefix_embeds, prefix_mask)
     batch = Batch(input_ids, attention_mask, target_mask, torch.zeros(len(input_ids), dtype=torch.long))
     logits, targets, rows = target_logits(base_model.get_output_embeddings(), hidden, batch)
-    token_logp = logits.gather(-1, targets[:, None]).squeeze(-1) - torch.logsumexp(logits, dim=-1)
-    return torch.zeros(len(input_ids), dtype=token_logp.dtype, device=token_logp.device).index_add(0, rows, token_logp)
+    return summed_logprobs(logits, targets, rows, len(input_ids))
 
 
 class SheetTeacher:
     """The frozen base model reading a character's written sheet before the example (context distillation).
 
     Each character's sheet is run through the model once; its key/value cache is stored and, per batch,
-    left-padded to a common length and reused, so the sheet is never re-encoded.
+    left-padded to a common length and reused, so the sheet is never re-encoded. Sheets start with the
+    document lead (BOS); the batch's own `lead` columns are then dropped, so the teacher reads one document.
     """
 
-    def __init__(self, base_model: nn.Module, sheet_ids: dict[int, list[int]]) -> None:
-        self.base, self.sheet_ids = base_model, sheet_ids
+    def __init__(self, base_model: nn.Module, sheet_ids: dict[int, list[int]], lead: int = 0) -> None:
+        self.base, self.sheet_ids, self.lead = base_model, sheet_ids, lead
         self._cache: dict[int, list[tuple[torch.Tensor, torch.Tensor]]] = {}
 
     def _sheet_cache(self, character: int, device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -98,6 +98,7 @@ class SheetTeacher:
     def target_log_probs(self, batch: Batch) -> torch.Tensor:
         """Teacher log-probabilities [N, V] at the batch's target positions (order of `target_mask.nonzero()`)."""
         device = batch.input_ids.device
+        batch = batch.without_lead(self.lead)
         cache, sheet_mask = self._batch_cache(batch.character_idx.tolist(), device)
         mask = torch.cat([sheet_mask, batch.attention_mask.to(torch.long)], dim=1)
         position_ids = (mask.cumsum(dim=-1) - 1).clamp(min=0)[:, sheet_mask.shape[1] :]
@@ -115,6 +116,46 @@ def kl_to_teacher(teacher_logp: torch.Tensor, student_logits: torch.Tensor) -> t
     return F.kl_div(student_logp, teacher_logp, log_target=True, reduction="batchmean")
 
 
+def summed_logprobs(logits: torch.Tensor, targets: torch.Tensor, rows: torch.Tensor, n_rows: int) -> torch.Tensor:
+    """Per-row sums [n_rows] of the target tokens' log-probabilities, from target logits [N, V]."""
+    token_logp = logits.gather(-1, targets[:, None]).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+    return token_logp.new_zeros(n_rows).index_add(0, rows, token_logp)
+
+
+def sample_rivals(character_idx: torch.Tensor, groups: torch.Tensor, n_rivals: int) -> torch.Tensor:
+    """For each row, up to `n_rivals` other characters of its group (its book), drawn at random; -1 pads [B, R].
+
+    `groups` [n_characters] is each character's group id. Draws use torch's global RNG (checkpointed).
+    """
+    rivals = torch.full((len(character_idx), n_rivals), -1, dtype=torch.long)
+    for row, own in enumerate(character_idx.tolist()):
+        others = (groups == groups[own]).nonzero().flatten()
+        others = others[others != own]
+        chosen = others[torch.randperm(len(others))[:n_rivals]]
+        rivals[row, : len(chosen)] = chosen
+    return rivals.to(character_idx.device)
+
+
+def speaker_cross_entropy(model: nn.Module, lm_head: nn.Module, batch: Batch, own_logp: torch.Tensor,
+                          rivals: torch.Tensor) -> torch.Tensor:
+    """Mean over rows of -log softmax over (own, rivals) of log p(line | persona): which persona said it.
+
+    `own_logp` [B] is each line's summed log-probability under its own persona; `rivals` [B, R] other
+    characters (-1: none). Rows without any rival add nothing.
+    """
+    scores = [own_logp]
+    for column in rivals.T:
+        hidden = model(batch.input_ids, batch.attention_mask, character_idx=column.clamp(min=0))
+        logits, targets, rows = target_logits(lm_head, hidden, batch)
+        rival_logp = summed_logprobs(logits, targets, rows, len(column))
+        scores.append(rival_logp.masked_fill(column < 0, float("-inf")))
+    scores = torch.stack(scores, dim=1)
+    contested = (rivals >= 0).any(dim=1)
+    if not bool(contested.any()):
+        return own_logp.new_zeros(())
+    return -F.log_softmax(scores[contested], dim=1)[:, 0].mean()
+
+
 def persona_loss(
     model: nn.Module,
     lm_head: nn.Module,
@@ -122,14 +163,17 @@ def persona_loss(
     objective: str,
     kl_weight: float = 0.5,
     teacher: SheetTeacher | None = None,
+    rivals: torch.Tensor | None = None,
+    speaker_weight: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The training loss of a batch under `objective` (nll, kl or mix) and its parts for logging.
 
     `model` maps (input_ids, attention_mask, character_idx=...) to hidden states (a `PersonaPromptModel`,
-    possibly wrapped by accelerate); `lm_head` is the frozen base model's output layer.
+    possibly wrapped by accelerate); `lm_head` is the frozen base model's output layer. With `rivals`
+    [B, R] and `speaker_weight` > 0, `speaker_weight` times the speaker cross-entropy is added.
     """
     hidden = model(batch.input_ids, batch.attention_mask, character_idx=batch.character_idx)
-    logits, targets, _ = target_logits(lm_head, hidden, batch)
+    logits, targets, rows = target_logits(lm_head, hidden, batch)
     parts: dict[str, torch.Tensor] = {}
     if objective in ("nll", "mix"):
         parts["nll"] = F.cross_entropy(logits, targets)
@@ -141,4 +185,8 @@ def persona_loss(
         loss = (1.0 - kl_weight) * parts["nll"] + kl_weight * parts["kl"]
     else:
         loss = parts[objective]
+    if rivals is not None and speaker_weight > 0:
+        own_logp = summed_logprobs(logits, targets, rows, len(batch.input_ids))
+        parts["speaker"] = speaker_cross_entropy(model, lm_head, batch, own_logp, rivals)
+        loss = loss + speaker_weight * parts["speaker"]
     return loss, {name: float(value.detach()) for name, value in parts.items()}

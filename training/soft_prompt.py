@@ -6,25 +6,47 @@ the token embeddings through `inputs_embeds`. Only the basis and the mixture wei
 
 from __future__ import annotations
 
+import re
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from training.config import SoftPromptConfig
 
-# Low BPE ids are the early, frequent merges: real words make a better starting point than rare fragments.
+# The basis starts from embeddings of common whole words. Vocabularies list control, byte and markup tokens
+# first and are not always ordered by frequency (Gemma's), so word tokens are picked by their text: the
+# first SAMPLED_VOCABULARY tokens (in id order) that are a word-start marker and letters only.
 SAMPLED_VOCABULARY = 5000
+_WORD_TOKEN = re.compile(r"^(\u2581|\u0120)[A-Za-z]{2,}$")  # SentencePiece "▁word", byte-level BPE "Ġword"
+
+
+def word_token_ids(tokenizer, limit: int = SAMPLED_VOCABULARY) -> list[int]:
+    """Ids of up to `limit` whole-word tokens of the tokenizer, lowest ids first (all ids if none look like words)."""
+    vocabulary = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])
+    words = [i for token, i in vocabulary if _WORD_TOKEN.match(token) and i not in tokenizer.all_special_ids]
+    return words[:limit] or [i for _, i in vocabulary[:limit]]
 
 
 class SoftPromptBasis(nn.Module):
-    """K soft prompts of L virtual tokens each, initialised from embeddings of sampled vocabulary tokens."""
+    """K soft prompts of L virtual tokens each, [K, L, d], in the space of the embedding layer's output."""
 
-    def __init__(self, k: int, length: int, token_embeddings: torch.Tensor, seed: int = 0) -> None:
+    def __init__(self, k: int, length: int, dim: int) -> None:
         super().__init__()
+        self.prompts = nn.Parameter(torch.zeros(k, length, dim))
+
+    @torch.no_grad()
+    def initialise(self, embedding_layer: nn.Module, token_ids: list[int], seed: int = 0) -> None:
+        """Set every virtual token to the embedding of a token drawn from `token_ids`.
+
+        The embedding layer is called, not its weight read: models that scale embeddings inside the layer
+        (Gemma multiplies by sqrt(d)) then get prompts of the size their token embeddings have.
+        """
         generator = torch.Generator().manual_seed(seed)
-        vocabulary = min(token_embeddings.shape[0], SAMPLED_VOCABULARY)
-        token_ids = torch.randint(vocabulary, (k, length), generator=generator)
-        self.prompts = nn.Parameter(token_embeddings.detach().float().cpu()[token_ids].clone())  # [K, L, d]
+        k, length, _ = self.prompts.shape
+        choice = torch.randint(len(token_ids), (k, length), generator=generator)
+        ids = torch.tensor(token_ids)[choice].to(embedding_layer.weight.device)
+        self.prompts.copy_(embedding_layer(ids).float())
 
     def forward(self, weights: torch.Tensor) -> torch.Tensor:
         """Mix the basis: weights [B, K] -> prompts [B, L, d]."""
@@ -58,6 +80,8 @@ def prompted_hidden_states(
 
     Left or right padding of the tokens (and left padding of the prefix through `prefix_mask`) is handled:
     position ids count only attended positions, so every real token gets the position it has unpadded.
+    Padding between the prefix and left-padded tokens is moved in front of the prefix for the pass: a
+    sliding attention window (Gemma's) counts sequence slots, so a gap would push the prompt out of it.
     """
     embeds = base_model.get_input_embeddings()(input_ids)
     mask = attention_mask.to(torch.long)
@@ -66,22 +90,40 @@ def prompted_hidden_states(
             prefix_mask = torch.ones(prefix_embeds.shape[:2], dtype=torch.long, device=embeds.device)
         embeds = torch.cat([prefix_embeds.to(embeds.dtype), embeds], dim=1)
         mask = torch.cat([prefix_mask.to(torch.long), mask], dim=1)
+    order = _padding_first(mask)
+    if order is not None:
+        embeds, mask = embeds.gather(1, order[..., None].expand_as(embeds)), mask.gather(1, order)
     position_ids = (mask.cumsum(dim=-1) - 1).clamp(min=0)
     body = base_model.base_model  # the transformer without its LM head
-    return body(inputs_embeds=embeds, attention_mask=mask, position_ids=position_ids, use_cache=False).last_hidden_state
+    hidden = body(inputs_embeds=embeds, attention_mask=mask, position_ids=position_ids, use_cache=False).last_hidden_state
+    if order is not None:
+        hidden = hidden.gather(1, torch.argsort(order, dim=1)[..., None].expand_as(hidden))
+    return hidden
+
+
+def _padding_first(mask: torch.Tensor) -> torch.Tensor | None:
+    """A per-row order [B, S] putting padding before the real positions (kept in order), or None when no row
+    has padding between real positions."""
+    width = mask.shape[1]
+    first = mask.argmax(dim=1)
+    last = width - 1 - mask.flip(dims=[1]).argmax(dim=1)
+    if not bool((mask.sum(dim=1) < last - first + 1).any()):
+        return None
+    return torch.argsort(mask, dim=1, stable=True)
 
 
 class PersonaPromptModel(nn.Module):
     """A frozen HF causal LM with a persona soft prompt per row of the batch."""
 
     def __init__(self, base_model: nn.Module, config: SoftPromptConfig, n_characters: int) -> None:
+        """An all-zero basis: `initialise_basis` for a new run, or copy a trained one in."""
         super().__init__()
         config.validate()
         base_model.requires_grad_(False)
         base_model.eval()  # frozen: no dropout, so training is deterministic and matches inference
         self.base, self.config = base_model, config
         embeddings = base_model.get_input_embeddings().weight
-        self.basis = SoftPromptBasis(config.k, config.length, embeddings, config.init_seed).to(embeddings.device)
+        self.basis = SoftPromptBasis(config.k, config.length, embeddings.shape[1]).to(embeddings.device)
         self.personas = PersonaPrompts(n_characters, config.k, config.mixture, config.temperature).to(embeddings.device)
 
     def train(self, mode: bool = True) -> "PersonaPromptModel":
@@ -89,6 +131,10 @@ class PersonaPromptModel(nn.Module):
         super().train(mode)
         self.base.eval()
         return self
+
+    def initialise_basis(self, tokenizer) -> None:
+        """Start the basis from embeddings of the tokenizer's common word tokens (seed: `config.init_seed`)."""
+        self.basis.initialise(self.base.get_input_embeddings(), word_token_ids(tokenizer), self.config.init_seed)
 
     @property
     def n_characters(self) -> int:

@@ -9,7 +9,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from accelerate import Accelerator
@@ -23,10 +23,10 @@ from training.checkpoint import PersonaRun
 from training.config import DataConfig, SoftPromptConfig, TrainConfig, config_from_dict, config_to_dict
 from training.data import (
     BucketBatchSampler, CharacterInfo, Example, ExampleDataset, TokenCache, Utterance, character_sheet, collate,
-    encode_examples, lines_from_text_file, load_corpus, token_budget,
+    encode_examples, lines_from_text_file, load_corpus, sheet_ids, token_budget,
 )
 from training.modeling import load_base_model, max_positions, resolve_device
-from training.objectives import SheetTeacher, persona_loss
+from training.objectives import SheetTeacher, persona_loss, sample_rivals
 from training.soft_prompt import PersonaPromptModel
 
 
@@ -49,6 +49,7 @@ class TrainingJob:
     teacher: SheetTeacher | None
     pad_id: int
     run: PersonaRun  # identity and metadata; its tensors are refreshed from the model when saved
+    groups: torch.Tensor  # [n_characters] book of each character, as an integer: rivals of the speaker term
 
 
 def _check_out(out: Path, resume: bool) -> None:
@@ -60,12 +61,17 @@ def _check_out(out: Path, resume: bool) -> None:
 
 
 def _teacher(model: PersonaPromptModel, cache: TokenCache, sheets: list[str], budget: int) -> SheetTeacher:
-    sheet_ids = {index: ids[:budget] for index, ids in enumerate(cache.encode(sheets))}
-    return SheetTeacher(model.base, sheet_ids)
+    return SheetTeacher(model.base, dict(enumerate(sheet_ids(cache, sheets, budget))), lead=len(cache.lead))
 
 
 def _character_meta(characters: list[CharacterInfo]) -> list[dict[str, Any]]:
     return [{**asdict(c), "aliases": list(c.aliases)} for c in characters]
+
+
+def book_groups(characters: Sequence[CharacterInfo]) -> torch.Tensor:
+    """An integer per character naming its book: characters of one book are each other's rivals."""
+    books = {book: i for i, book in enumerate(sorted({c.book_id for c in characters}))}
+    return torch.tensor([books[c.book_id] for c in characters], dtype=torch.long)
 
 
 def pretrain(
@@ -97,6 +103,7 @@ def pretrain(
     cache = TokenCache(tokenizer, data_config.token_cache)
     examples = encode_examples([u for cid in ids for u in corpus.split(cid, "train")], index, cache, budget)
     model = PersonaPromptModel(base, prompt_config, len(ids))
+    model.initialise_basis(tokenizer)
     teacher = None
     if train_config.objective != "nll":
         sheets = [character_sheet(corpus.characters[c], corpus.split(c, "train"), data_config.sheet_lines) for c in ids]
@@ -110,14 +117,14 @@ def pretrain(
               "shards": str(Path(shards).resolve()), "characters": _character_meta(infos),
               "heldout": corpus.heldout_ids},
     )
-    return _train(TrainingJob(model, examples, teacher, tokenizer.pad_token_id, run), train_config, out, resume,
-                  device, show_progress)
+    return _train(TrainingJob(model, examples, teacher, tokenizer.pad_token_id, run, book_groups(infos)),
+                  train_config, out, resume, device, show_progress)
 
 
 def fit(
     basis_run: Path,
     out: Path,
-    character: str | None = None,
+    character: str | Sequence[str] | None = None,
     shards: Path | None = None,
     lines_file: Path | None = None,
     sheet_file: Path | None = None,
@@ -127,10 +134,13 @@ def fit(
     resume: bool = False,
     show_progress: bool = False,
 ) -> RunResult:
-    """Learn one character's K mixture weights on its training lines (at most `shots`), the basis frozen.
+    """Learn the K mixture weights of one or several characters on their training lines (at most `shots`
+    each), the basis frozen. Several characters share one run and one loaded model, and characters of one
+    book are each other's rivals under the speaker term.
 
-    The character comes from the corpus (`character`, shards default to the basis run's) or, with
-    `lines_file`, from a UTF-8 file of its lines (one per line; `character` is then its display name).
+    Characters come from the corpus (`character`: one or several ids or names; shards default to the basis
+    run's) or, with `lines_file`, from a UTF-8 file of one character's lines (one per line; `character` is
+    then its display name).
     """
     train_config.validate()
     out = Path(out)
@@ -139,54 +149,61 @@ def fit(
     basis = checkpoint.read_persona(basis_run)
     data_config = data_config or config_from_dict(DataConfig, basis.meta.get("data", {}))
     data_config.validate()
-    info, lines = _fit_lines(basis, character, shards, lines_file, data_config)
-    shots = lines if train_config.shots is None else lines[: train_config.shots]
-    if not shots and train_config.shots != 0:
-        raise CorpusError(f"{info.character_id} has no training lines to fit on")
+    fitted = _fit_lines(basis, character, shards, lines_file, data_config)
+    shots = {info.character_id: lines[: train_config.shots] for info, lines in fitted}
+    for info, _ in fitted:
+        if not shots[info.character_id] and train_config.shots != 0:
+            raise CorpusError(f"{info.character_id} has no training lines to fit on")
     base, tokenizer, model_ref = load_base_model(model_ref or basis.model)
     prompt_config = basis.prompt_config
-    model = PersonaPromptModel(base, prompt_config, 1)
+    model = PersonaPromptModel(base, prompt_config, len(fitted))
     if tuple(model.basis.prompts.shape) != tuple(basis.basis.shape):
         raise CorpusError(f"basis of {basis_run} has shape {tuple(basis.basis.shape)}, which does not fit {model_ref}")
     with torch.no_grad():
         model.basis.prompts.copy_(basis.basis)
         # start from the average pretrained character: the zero-shot persona when shots is 0
-        model.personas.mixture_logits.copy_(basis.mixture_logits.mean(dim=0, keepdim=True))
+        model.personas.mixture_logits.copy_(basis.mixture_logits.mean(dim=0, keepdim=True).expand(len(fitted), -1))
     model.basis.requires_grad_(False)
     budget = token_budget(data_config, prompt_config.length, max_positions(base), train_config.objective != "nll")
     cache = TokenCache(tokenizer, data_config.token_cache)
-    examples = encode_examples(shots, {info.character_id: 0}, cache, budget)
+    infos = [info for info, _ in fitted]
+    index = {info.character_id: i for i, info in enumerate(infos)}
+    examples = encode_examples([u for lines in shots.values() for u in lines], index, cache, budget)
     teacher = None
     if train_config.objective != "nll":
-        sheet = _read_sheet(sheet_file) if sheet_file else character_sheet(info, shots, data_config.sheet_lines)
-        teacher = _teacher(model, cache, [sheet], budget.sheet)
+        sheets = [_read_sheet(sheet_file) if sheet_file else
+                  character_sheet(info, shots[info.character_id], data_config.sheet_lines) for info in infos]
+        teacher = _teacher(model, cache, sheets, budget.sheet)
     cache.save()
     run = PersonaRun(
-        prompt_config, [info.character_id], [info.name], model_ref, "fit", model.basis.prompts,
-        model.personas.mixture_logits,
+        prompt_config, [i.character_id for i in infos], [i.name for i in infos], model_ref, "fit",
+        model.basis.prompts, model.personas.mixture_logits,
         meta={"data": config_to_dict(data_config), "train": config_to_dict(train_config),
-              "basis_run": str(Path(basis_run).resolve()), "characters": _character_meta([info]),
-              "shots": len(shots), "lines_file": str(lines_file) if lines_file else None},
+              "basis_run": str(Path(basis_run).resolve()), "characters": _character_meta(infos),
+              "shots": {cid: len(lines) for cid, lines in shots.items()},
+              "lines_file": str(lines_file) if lines_file else None},
     )
-    return _train(TrainingJob(model, examples, teacher, tokenizer.pad_token_id, run), train_config, out, resume,
-                  device, show_progress)
+    return _train(TrainingJob(model, examples, teacher, tokenizer.pad_token_id, run, book_groups(infos)),
+                  train_config, out, resume, device, show_progress)
 
 
 def _fit_lines(
-    basis: PersonaRun, character: str | None, shards: Path | None, lines_file: Path | None, data_config: DataConfig
-) -> tuple[CharacterInfo, list[Utterance]]:
+    basis: PersonaRun, character: str | Sequence[str] | None, shards: Path | None, lines_file: Path | None,
+    data_config: DataConfig,
+) -> list[tuple[CharacterInfo, list[Utterance]]]:
+    queries = [character] if isinstance(character, str) else list(character or ())
     if lines_file is not None:
-        if not character:
-            raise CorpusError("--lines needs --character NAME, the display name of the new character")
-        return lines_from_text_file(lines_file, character)
-    if not character:
+        if len(queries) != 1:
+            raise CorpusError("--lines needs one --character NAME, the display name of the new character")
+        return [lines_from_text_file(lines_file, queries[0])]
+    if not queries:
         raise CorpusError("give --character (a corpus character) or --lines FILE with --character NAME")
     shards = shards or basis.meta.get("shards")
     if not shards:
         raise CorpusError("the basis run records no shard folder; pass --shards")
     corpus = load_corpus(Path(shards), data_config)
-    character_id = corpus.resolve(character)
-    return corpus.characters[character_id], corpus.split(character_id, "train")
+    ids = list(dict.fromkeys(corpus.resolve(q) for q in queries))
+    return [(corpus.characters[cid], corpus.split(cid, "train")) for cid in ids]
 
 
 def _read_sheet(path: Path) -> str:
@@ -243,8 +260,11 @@ def _optimizer_step(accelerator: Accelerator, wrapped, lm_head, optimizer, batch
     for micro in range(accumulation):
         batch = next(batches).to(accelerator.device)
         sync = contextlib.nullcontext() if micro == accumulation - 1 else accelerator.no_sync(wrapped)
+        rivals = (sample_rivals(batch.character_idx, job.groups, config.speaker_rivals)
+                  if config.speaker_weight > 0 else None)
         with sync, accelerator.autocast():
-            loss, parts = persona_loss(wrapped, lm_head, batch, config.objective, config.kl_weight, job.teacher)
+            loss, parts = persona_loss(wrapped, lm_head, batch, config.objective, config.kl_weight, job.teacher,
+                                       rivals, config.speaker_weight)
             accelerator.backward(loss / accumulation)
         stats.loss += float(loss.detach()) / accumulation
         stats.tokens += batch.n_tokens * accelerator.num_processes
