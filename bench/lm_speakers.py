@@ -17,6 +17,7 @@ quotations whose speaker is not named there are left out (counted as `unreached`
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import random
@@ -33,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from corpus.errors import CorpusError  # noqa: E402
 from corpus.pdnc import PdncNovel, novel_folders, read_novel  # noqa: E402
 from corpus.shards import atomic_write_bytes  # noqa: E402
+from training.data import document_lead  # noqa: E402
 from training.modeling import load_base_model, max_positions, resolve_device  # noqa: E402
 
 CUE = " said"  # appended after the quotation's closing mark: the name is what the LM predicts next
@@ -71,11 +73,10 @@ def named_in(novel: PdncNovel, lo: int, hi: int) -> dict[str, tuple[int, list[st
 def name_log_probs(model, tokenizer, text: str, aliases: dict[str, list[str]], device: str,
                    max_tokens: int) -> dict[str, float]:
     """log P(" " + alias | text) for each slug's likeliest alias, within `max_tokens` positions; the text
-    is read once (its cache is cut back after each alias)."""
-    conts = {slug: [tokenizer(" " + name)["input_ids"] for name in names] for slug, names in aliases.items()}
+    is read once and each alias continues from a copy of its cache."""
+    conts = {slug: [_ids(tokenizer, " " + name) for name in names] for slug, names in aliases.items()}
     room = max_tokens - max(len(cont) for options in conts.values() for cont in options)
-    ids = tokenizer(text, verbose=False)["input_ids"][-room:]
-    out = model(torch.tensor([ids], device=device), use_cache=True)
+    out = model(torch.tensor([_document(tokenizer, text, room)], device=device), use_cache=True)
     cache, first = out.past_key_values, torch.log_softmax(out.logits[0, -1].float(), -1)
     scores = {}
     for slug, options in conts.items():
@@ -83,13 +84,28 @@ def name_log_probs(model, tokenizer, text: str, aliases: dict[str, list[str]], d
         for cont in options:
             total = float(first[cont[0]])
             if len(cont) > 1:
-                rest = model(torch.tensor([cont[:-1]], device=device), past_key_values=cache, use_cache=True)
-                steps = torch.log_softmax(rest.logits[0].float(), -1)
+                rest = _continue(model, cache, cont[:-1], device)
+                steps = torch.log_softmax(rest[0].float(), -1)
                 total += float(steps[torch.arange(len(cont) - 1), torch.tensor(cont[1:])].sum())
-                cache.crop(-(len(cont) - 1))
             best = max(best, total)
         scores[slug] = best
     return scores
+
+
+def _ids(tokenizer, text: str) -> list[int]:
+    return tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
+
+
+def _document(tokenizer, text: str, room: int) -> list[int]:
+    """The document lead (BOS, for models that read one) and the last tokens of `text`, `room` in all."""
+    lead = list(document_lead(tokenizer))
+    return lead + _ids(tokenizer, text)[-(room - len(lead)):]
+
+
+def _continue(model, cache, ids: list[int], device: str) -> torch.Tensor:
+    """Logits [1, len(ids), V] of `ids` read after a copy of `cache` (the cache itself is left as it was:
+    sliding-window caches, Gemma's, cannot be cut back)."""
+    return model(torch.tensor([ids], device=device), past_key_values=copy.deepcopy(cache), use_cache=True).logits
 
 
 @torch.no_grad()
@@ -97,18 +113,15 @@ def quote_log_probs(model, tokenizer, before: str, quote: str, names: dict[str, 
                     max_tokens: int) -> dict[str, float]:
     """log P(the quotation's first QUOTE_TOKENS tokens | before + NAME + LEAD) for each slug's name, within
     `max_tokens` positions."""
-    quote_ids = tokenizer(quote)["input_ids"][:QUOTE_TOKENS]
-    leads = {slug: tokenizer(name + LEAD)["input_ids"] for slug, name in names.items()}
+    quote_ids = _ids(tokenizer, quote)[:QUOTE_TOKENS]
+    leads = {slug: _ids(tokenizer, name + LEAD) for slug, name in names.items()}
     room = max_tokens - len(quote_ids) - max(map(len, leads.values()))
-    ids = tokenizer(before, verbose=False)["input_ids"][-room:]
-    cache = model(torch.tensor([ids], device=device), use_cache=True).past_key_values
+    cache = model(torch.tensor([_document(tokenizer, before, room)], device=device), use_cache=True).past_key_values
     scores = {}
     for slug, lead in leads.items():
-        tail = lead + quote_ids
-        logits = model(torch.tensor([tail], device=device), past_key_values=cache, use_cache=True).logits[0]
+        logits = _continue(model, cache, lead + quote_ids, device)[0]
         steps = torch.log_softmax(logits[len(lead) - 1:-1].float(), -1)
         scores[slug] = float(steps[torch.arange(len(quote_ids)), torch.tensor(quote_ids)].sum())
-        cache.crop(-len(tail))
     return scores
 
 
@@ -179,7 +192,8 @@ def leave_novels_out(samples: list[Sample], columns: list[int], folds: int = FOL
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pdnc", type=Path, required=True, help="folder laid out like ../shared/pdnc")
-    parser.add_argument("--model", default="../shared/models/gutenberg-gpt2", help="local folder or Hub id")
+    parser.add_argument("--model", default="../shared/models/gutenberg-gpt2",
+                        help="Hub id, local folder, .gguf file or gemma-3-270m (the packaged Gemma 3 270M)")
     parser.add_argument("--device", default="auto", help="auto, cuda or cpu")
     parser.add_argument("--per-novel", type=int, default=40, help="quotations sampled per novel")
     parser.add_argument("--window", type=int, default=2000, help="characters read before each quotation")

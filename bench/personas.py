@@ -42,10 +42,12 @@ from corpus.persona_shards import write_book, write_run_tables  # noqa: E402
 from training import checkpoint, trainer  # noqa: E402
 from training.baselines import BaselineConfig, HardPrompt, LoraAdapters, PromptTuning  # noqa: E402
 from training.config import DataConfig, SoftPromptConfig, TrainConfig  # noqa: E402
-from training.data import PersonaCorpus, TokenCache, character_sheet, encode_examples, load_corpus, token_budget  # noqa: E402
+from training.data import (  # noqa: E402
+    PersonaCorpus, TokenCache, character_sheet, encode_examples, load_corpus, sheet_ids, token_budget,
+)
 from training.evaluate import (  # noqa: E402
-    ALL_SHOTS, BookLines, EvalConfig, MethodReport, NoPrompt, PersonaMixture, evaluate_method, few_shot_curve,
-    heldout_lines, noprompt_scores, report_dict, shots_label, trainer_fit_function,
+    ALL_SHOTS, BookLines, EvalConfig, MethodReport, PersonaMixture, evaluate_method, few_shot_curve,
+    heldout_lines, noprompt_report, noprompt_scores, report_dict, shots_label, trainer_fit_function,
 )
 from training.modeling import load_base_model, max_positions, resolve_device  # noqa: E402
 
@@ -73,11 +75,15 @@ class Profile:
     batch_size: int
     shots: tuple[int | None, ...]
     curve_methods: tuple[str, ...]
-    objectives: tuple[str, ...] = ("nll", "kl", "mix")
+    objectives: tuple[str, ...] = ("nll", "kl", "mix")  # "+speaker": with the speaker cross-entropy term
     ablations: tuple[tuple[int, int], ...] = ((4, 20), (64, 20), (16, 5))  # (K, L), on gold shards only
     curve_sources: tuple[str, ...] = ("gold",)  # few-shot curves cost most: only on these shard sources
     pretrain_lr: float = 0.03
     fit_lr: float = 0.2
+    baselines: tuple[str, ...] = ("prompt-tuning", "lora")
+    main_shots: int | None = ALL_SHOTS  # lines per character our method fits on in the main comparison
+    speaker_weight: float = 1.0  # weight of the speaker term in the "+speaker" objectives
+    hard_prompt: bool = True
 
 
 AUSTEN = ("SenseAndSensibility", "MansfieldPark", "NorthangerAbbey", "Persuasion")
@@ -93,6 +99,12 @@ PROFILES = {
                    ("PrideAndPrejudice", "NightAndDay", "TheSunAlsoRises", "WhereAngelsFearToTread"), 6, 40, 48,
                    128, 32, 20, 1500, 100, 16, (0, 8, 32, 128, ALL_SHOTS), CURVE_METHODS,
                    curve_sources=SOURCES, ablations=((4, 20), (16, 20), (64, 20), (32, 5))),
+    # Gemma 3 270M on 2 CPU cores (about 15 s per training step of 8 examples): the target comparison only —
+    # Pride and Prejudice's top 4 speakers, ours at 32 lines with and without the speaker term, against the
+    # hard prompt and PEFT prompt tuning on all lines; short contexts keep it near an hour.
+    "gemma-cpu": Profile(("Persuasion", "NorthangerAbbey", "SenseAndSensibility"), ("PrideAndPrejudice",), 4, 40,
+                         12, 48, 16, 10, 16, 12, 8, (32,), (), ("nll", "nll+speaker"), (), (), baselines=("prompt-tuning",),
+                         main_shots=32),
 }
 
 
@@ -118,8 +130,11 @@ class Experiment:
                           context_tokens=self.profile.context_tokens, token_cache=str(self.work.parent / "tokens"))
 
     def train_config(self, steps: int, lr: float, objective: str = "nll") -> TrainConfig:
-        return TrainConfig(objective=objective, lr=lr, steps=steps, batch_size=self.profile.batch_size,
-                           device=self.device, checkpoint_every=steps, log_every=1)
+        """`objective` is nll, kl or mix, with "+speaker" for the speaker cross-entropy term."""
+        base, _, speaker = objective.partition("+")
+        return TrainConfig(objective=base, lr=lr, steps=steps, batch_size=self.profile.batch_size,
+                           device=self.device, checkpoint_every=steps, log_every=1,
+                           speaker_weight=self.profile.speaker_weight if speaker else 0.0)
 
     def timed(self, label: str, work: Callable[[], Any]) -> Any:
         began = time.perf_counter()
@@ -222,10 +237,10 @@ def pretrain_basis(exp: Experiment, source_shards: Path, k: int, length: int) ->
 def ours_reports(exp: Experiment, source_shards: Path, basis: Path, label: str, objective: str,
                  shots_levels: tuple[int | None, ...]) -> list[MethodReport]:
     """Our method: each evaluated character's K weights fitted at each shots level, then scored."""
-    fit_one = trainer_fit_function(basis, source_shards, exp.data_config(exp.profile.eval_books),
-                                   exp.train_config(exp.profile.fit_steps, exp.profile.fit_lr, objective), exp.model_ref)
+    fit_book = trainer_fit_function(basis, source_shards, exp.data_config(exp.profile.eval_books),
+                                    exp.train_config(exp.profile.fit_steps, exp.profile.fit_lr, objective), exp.model_ref)
     pad = exp.tokenizer.pad_token_id
-    reports = few_shot_curve(label, fit_one, exp.books, exp.noprompt, lambda runs: PersonaMixture(label, exp.base, runs, pad),
+    reports = few_shot_curve(label, fit_book, exp.books, exp.noprompt, lambda runs: PersonaMixture(label, exp.base, runs, pad),
                              basis.parent / f"fit-{basis.name}-{objective}", EvalConfig(shots=shots_levels))
     k = checkpoint.read_persona(basis)
     for report in reports:
@@ -259,10 +274,11 @@ def hard_prompt_report(exp: Experiment, corpus: PersonaCorpus) -> MethodReport:
     """The character sheet built from the source's training lines, as text before the context."""
     config = exp.data_config(())
     cache = TokenCache(exp.tokenizer, exp.work.parent / "tokens")
-    sheets = {cid: cache.encode([character_sheet(corpus.characters[cid], corpus.split(cid, "train"),
-                                                 config.sheet_lines)])[0][: config.sheet_tokens]
-              for cid in exp.characters}
-    report = evaluate_method(HardPrompt(exp.base, sheets, exp.tokenizer.pad_token_id), exp.books, exp.noprompt)
+    texts = [character_sheet(corpus.characters[cid], corpus.split(cid, "train"), config.sheet_lines)
+             for cid in exp.characters]
+    sheets = dict(zip(exp.characters, sheet_ids(cache, texts, config.sheet_tokens)))
+    scorer = HardPrompt(exp.base, sheets, exp.tokenizer.pad_token_id, lead=len(cache.lead))
+    report = evaluate_method(scorer, exp.books, exp.noprompt)
     report.trainable_per_character, report.extra = 0, {"shots": SHOTS_ALL}
     return report
 
@@ -275,13 +291,15 @@ def main_comparison(exp: Experiment, source: str, source_shards: Path, section: 
     corpus = load_corpus(source_shards, exp.data_config(p.eval_books))
     section["training_lines"] = {cid: len(corpus.split(cid, "train")) for cid in exp.characters}
     basis = exp.timed(f"{source}: pretrain K={p.k} L={p.length}", lambda: pretrain_basis(exp, source_shards, p.k, p.length))
-    methods: list[tuple[str, Callable[[], MethodReport]]] = [("hard-prompt", lambda: hard_prompt_report(exp, corpus))]
+    methods: list[tuple[str, Callable[[], MethodReport]]] = []
+    if p.hard_prompt:
+        methods.append(("hard-prompt", lambda: hard_prompt_report(exp, corpus)))
     for objective in p.objectives:
         label = f"{OURS} ({objective}, K={p.k}, L={p.length})"
         methods.append((f"ours-{objective}", lambda label=label, objective=objective: ours_reports(
-            exp, source_shards, basis, label, objective, (ALL_SHOTS,))[0]))
+            exp, source_shards, basis, label, objective, (p.main_shots,))[0]))
         if objective == p.objectives[0]:  # the baselines right after our main variant: early partial results compare
-            methods += [(m, lambda m=m: baseline_reports(exp, corpus, m, (ALL_SHOTS,))[0]) for m in ("prompt-tuning", "lora")]
+            methods += [(m, lambda m=m: baseline_reports(exp, corpus, m, (ALL_SHOTS,))[0]) for m in p.baselines]
     for key, work in methods:
         section["main"][key] = report_dict(exp.timed(f"{source}: {key}", work))
         save()
@@ -458,13 +476,12 @@ def run(profile_name: str, pdnc: Path, model_ref: str, out: Path, sources: tuple
     if "gold" in sources:
         shutil.copytree(shared / "shards-gold", source_dirs["gold"], dirs_exist_ok=True)
     exp.characters = evaluated_characters(exp.gold, other, profile)
-    budget = token_budget(exp.data_config(()), max(profile.length, *(l for _, l in profile.ablations)),
+    budget = token_budget(exp.data_config(()), max((profile.length, *(l for _, l in profile.ablations))),
                           max_positions(exp.base), True)
     cache = TokenCache(exp.tokenizer, exp.work.parent / "tokens")
     exp.books = heldout_lines(exp.gold, exp.characters, cache, budget, EvalConfig(max_lines=profile.max_test_lines))
     exp.noprompt = noprompt_scores(exp.base, exp.tokenizer.pad_token_id, exp.books, EvalConfig.batch_size)
-    noprompt = evaluate_method(NoPrompt(exp.base, exp.tokenizer.pad_token_id), exp.books, exp.noprompt)
-    noprompt.trainable_per_character = 0
+    noprompt = noprompt_report(exp.books, exp.noprompt)
     results: dict[str, Any] = {"profile_name": profile_name, "profile": asdict(profile), "model": exp.model_ref,
                                "device": exp.device, "characters": exp.characters,
                                "heldout_lines": sum(len(b.examples) for b in exp.books),
@@ -494,8 +511,10 @@ def main(argv: list[str] | None = None) -> int:
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="a minutes-long smoke run")
     size.add_argument("--gpu", action="store_true", help="the larger profile, for a GPU")
+    size.add_argument("--profile", choices=sorted(PROFILES), help="a named profile (default: default)")
     parser.add_argument("--pdnc", type=Path, default=ROOT.parent / "shared" / "pdnc")
-    parser.add_argument("--model", default=str(ROOT.parent / "shared" / "models" / "gutenberg-gpt2"))
+    parser.add_argument("--model", default=str(ROOT.parent / "shared" / "models" / "gutenberg-gpt2"),
+                        help="Hub id, local folder, .gguf file or gemma-3-270m (the packaged Gemma 3 270M)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "personas")
     parser.add_argument("--sources", default=",".join(SOURCES), help="gold, attributed or both (comma-separated)")
     parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
@@ -511,7 +530,7 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown(results))
         return 0
     sources = tuple(s.strip() for s in args.sources.split(",") if s.strip())
-    profile = "quick" if args.quick else "gpu" if args.gpu else "default"
+    profile = args.profile or ("quick" if args.quick else "gpu" if args.gpu else "default")
     try:
         if not sources or any(s not in SOURCES for s in sources):
             raise CorpusError(f"--sources takes {' and/or '.join(SOURCES)}, got {args.sources!r}")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from training.data import document_lead
 from training.modeling import load_base_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
@@ -35,9 +36,10 @@ def write_novel(folder: Path, turns: int) -> None:
         "quoteID,quoteByteSpans,speaker,addressees,quoteType\n" + "\n".join(rows) + "\n", encoding="utf-8")
 
 
-@pytest.fixture(scope="module")
-def tiny(tiny_model_dir):
-    model, tokenizer, _ = load_base_model(str(tiny_model_dir))
+@pytest.fixture(scope="module", params=["tiny_model_dir", "tiny_gemma_dir"])
+def tiny(request):
+    """A tiny GPT-2, and a tiny Gemma 3 (BOS-led tokenizer, sliding-window cache that cannot be cut back)."""
+    model, tokenizer, _ = load_base_model(str(request.getfixturevalue(request.param)))
     return model, tokenizer
 
 
@@ -51,21 +53,25 @@ def _direct(model, head: list[int], tail: list[int]) -> float:
 
 def test_cached_scores_equal_a_direct_forward_pass(tiny):
     model, tokenizer = tiny
+
+    def ids(text: str) -> list[int]:
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    lead = list(document_lead(tokenizer))
     text = 'Ann Lee met Tom by the gate.\n\n"Good morning," said'
     names = lm_speakers.name_log_probs(model, tokenizer, text, {"ann": ["Ann", "Ann Lee"], "tom": ["Tom"]}, "cpu", 200)
-    ids = tokenizer(text)["input_ids"]
 
     def name(n: str) -> float:
-        return _direct(model, ids, tokenizer(" " + n)["input_ids"])
+        return _direct(model, lead + ids(text), ids(" " + n))
 
-    assert len(tokenizer(" Ann Lee")["input_ids"]) > 1  # the cache is read and cut back
+    assert len(ids(" Ann Lee")) > 1  # the cache is read and continued
     assert names["tom"] == pytest.approx(name("Tom"), abs=1e-4)
     assert names["ann"] == pytest.approx(max(name("Ann"), name("Ann Lee")), abs=1e-4)
     before, quote = "Ann Lee met Tom by the gate.\n\n", "Good morning to you"
     quotes = lm_speakers.quote_log_probs(model, tokenizer, before, quote, {"ann": "Ann", "tom": "Tom"}, "cpu", 200)
     for slug, speaker in (("ann", "Ann"), ("tom", "Tom")):
-        head = tokenizer(before)["input_ids"] + tokenizer(speaker + lm_speakers.LEAD)["input_ids"]
-        assert quotes[slug] == pytest.approx(_direct(model, head, tokenizer(quote)["input_ids"]), abs=1e-4)
+        head = lead + ids(before) + ids(speaker + lm_speakers.LEAD)
+        assert quotes[slug] == pytest.approx(_direct(model, head, ids(quote)), abs=1e-4)
 
 
 def test_named_in_orders_aliases_by_their_last_use(tmp_path):

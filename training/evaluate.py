@@ -268,6 +268,15 @@ def noprompt_scores(model: torch.nn.Module, pad_id: int, books: Sequence[BookLin
     return [scorer.line_logprobs(b.examples, [""] * len(b.examples)).numpy()[:, None] for b in books]
 
 
+def noprompt_report(books: Sequence[BookLines], noprompt: Sequence[np.ndarray],
+                    config: EvalConfig = EvalConfig()) -> MethodReport:
+    """The no-prompt method's report from its scores: every candidate gets the same one (all ties), no rescoring."""
+    matrices = [np.repeat(base, len(book.candidates), axis=1) for book, base in zip(books, noprompt)]
+    report = evaluate_scores("no prompt", books, matrices, noprompt, config.min_candidates)
+    report.trainable_per_character = 0
+    return report
+
+
 FitFunction = Callable[[list[str], int | None, Path], checkpoint.PersonaRun]
 
 
@@ -348,9 +357,8 @@ def evaluate_run(
     books = heldout_lines(corpus, characters, cache, budget, config)
     base_scores = noprompt_scores(base, pad, books, config.batch_size)
     ours = PersonaMixture("ours", base, [run], pad, config.batch_size)
-    reports = [evaluate_method(NoPrompt(base, pad, config.batch_size), books, base_scores, config),
-               evaluate_method(ours, books, base_scores, config)]
-    reports[0].trainable_per_character, reports[1].trainable_per_character = 0, ours.k
+    reports = [noprompt_report(books, base_scores, config), evaluate_method(ours, books, base_scores, config)]
+    reports[1].trainable_per_character = ours.k
     result: dict[str, Any] = {"run": str(Path(run_dir).resolve()), "shards": str(shards.resolve()),
                               "split": config.split, "methods": [report_dict(r) for r in reports]}
     heldout = [c for c in run.meta.get("heldout", []) if c in corpus.characters]
