@@ -103,7 +103,7 @@ PROFILES = {
     # Pride and Prejudice's top 4 speakers, ours at 32 lines with and without the speaker term, against the
     # hard prompt and PEFT prompt tuning on all lines; short contexts keep it near an hour.
     "gemma-cpu": Profile(("Persuasion", "NorthangerAbbey", "SenseAndSensibility"), ("PrideAndPrejudice",), 4, 40,
-                         12, 48, 16, 10, 16, 12, 8, (32,), (), ("nll", "nll+speaker"), (), (), baselines=("prompt-tuning",),
+                         12, 48, 16, 10, 16, 6, 8, (32,), (), ("nll+speaker", "nll"), (), (), baselines=("prompt-tuning",),
                          main_shots=32),
 }
 
@@ -236,9 +236,13 @@ def pretrain_basis(exp: Experiment, source_shards: Path, k: int, length: int) ->
 
 def ours_reports(exp: Experiment, source_shards: Path, basis: Path, label: str, objective: str,
                  shots_levels: tuple[int | None, ...]) -> list[MethodReport]:
-    """Our method: each evaluated character's K weights fitted at each shots level, then scored."""
+    """Our method: each evaluated character's K weights fitted at each shots level, then scored.
+
+    A book's characters are fitted together, for `fit_steps` steps per character: every method sees the same
+    number of examples per character."""
+    steps = exp.profile.fit_steps * exp.profile.characters_per_book
     fit_book = trainer_fit_function(basis, source_shards, exp.data_config(exp.profile.eval_books),
-                                    exp.train_config(exp.profile.fit_steps, exp.profile.fit_lr, objective), exp.model_ref)
+                                    exp.train_config(steps, exp.profile.fit_lr, objective), exp.model_ref)
     pad = exp.tokenizer.pad_token_id
     reports = few_shot_curve(label, fit_book, exp.books, exp.noprompt, lambda runs: PersonaMixture(label, exp.base, runs, pad),
                              basis.parent / f"fit-{basis.name}-{objective}", EvalConfig(shots=shots_levels))

@@ -12,10 +12,11 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from tests.training_fixtures import write_persona_shards
 from training import trainer
-from training.config import DataConfig, SoftPromptConfig, TrainConfig
+from training.config import DataConfig, GenerateConfig, SoftPromptConfig, TrainConfig
 from training.data import Example, TokenCache, character_sheet, collate, encode_examples, load_corpus, sheet_ids, token_budget
 from training.export import export_adapter, persona_model
-from training.objectives import SheetTeacher, kl_to_teacher, target_logits
+from training.generate import generate_line
+from training.objectives import SheetTeacher, kl_to_teacher, persona_loss, target_logits
 from training.soft_prompt import PersonaPromptModel, prompted_hidden_states, word_token_ids
 
 
@@ -143,3 +144,24 @@ def test_fit_several_characters_of_a_book_with_the_speaker_term(gemma_run: Path,
     assert torch.equal(fitted.basis.prompts, basis.basis.prompts)  # the basis stayed frozen
     metrics = (out / "metrics.jsonl").read_text().splitlines()
     assert all('"speaker"' in line for line in metrics)
+
+
+def test_generation_reads_bos_then_the_prompt_on_gemma(gemma_run: Path) -> None:
+    config = GenerateConfig(max_new_tokens=6, temperature=0.0, device="cpu")
+    line = generate_line(gemma_run, "The letter came at noon.", character="Alice Smith", config=config)
+    assert isinstance(line, str) and '"' not in line
+    assert generate_line(gemma_run, "The letter came at noon.", blend="Alice Smith=1", config=config) == line
+
+
+def test_bf16_autocast_keeps_the_prompt_in_float32_and_close_to_float32_scores(gemma) -> None:
+    base, _ = gemma
+    model = PersonaPromptModel(base, SoftPromptConfig(k=2, length=3), n_characters=2)
+    torch.nn.init.normal_(model.basis.prompts, std=8.0)
+    examples = [Example((2, 60, 61, 62, 63), (70, 71, 72), 0), Example((2, 80, 81), (90, 91), 1)]
+    batch = collate(examples, pad_id=0)
+    full, _ = persona_loss(model, base.get_output_embeddings(), batch, "nll")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        half, _ = persona_loss(model, base.get_output_embeddings(), batch, "nll")
+    half.backward()
+    assert half.dtype == torch.float32 and abs(half.item() - full.item()) < 0.05 * full.item()
+    assert model.basis.prompts.grad.dtype == torch.float32 and model.basis.prompts.grad.abs().sum() > 0

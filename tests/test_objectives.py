@@ -11,7 +11,9 @@ from transformers import AutoModelForCausalLM
 
 from training.config import SoftPromptConfig
 from training.data import Example, collate
-from training.objectives import SheetTeacher, kl_to_teacher, persona_loss, target_logits, target_logprobs
+from training.objectives import (
+    SheetTeacher, kl_to_teacher, persona_loss, sample_rivals, target_logits, target_logprobs,
+)
 from training.soft_prompt import PersonaPromptModel, prompted_hidden_states
 
 EXAMPLES = [Example((11, 12, 13), (14, 15), 0), Example((21,), (22, 23, 24, 25), 1), Example((31, 32), (33,), 0)]
@@ -93,3 +95,36 @@ def test_kl_is_positive_without_the_sheet_and_mix_is_the_weighted_sum(base) -> N
     assert set(parts) == {"nll", "kl"}
     mix.backward()
     assert persona.basis.prompts.grad is not None and all(p.grad is None for p in base.parameters())
+
+
+def test_speaker_term_is_the_cross_entropy_over_own_and_rival_personas(base) -> None:
+    persona = PersonaPromptModel(base, SoftPromptConfig(k=2, length=3), n_characters=3)
+    torch.nn.init.normal_(persona.basis.prompts, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        persona.personas.mixture_logits.copy_(torch.tensor([[2.0, -2.0], [-2.0, 2.0], [0.0, 0.0]]))
+    batch = collate(EXAMPLES, pad_id=0)  # rows spoken by characters 0, 1, 0
+    rivals = torch.tensor([[1, 2], [0, -1], [-1, -1]])  # the last row has no rival: it adds nothing
+    head = base.get_output_embeddings()
+    loss, parts = persona_loss(persona, head, batch, "nll", rivals=rivals, speaker_weight=0.5)
+    nll, _ = persona_loss(persona, head, batch, "nll")
+
+    def logp(characters: list[int]) -> torch.Tensor:
+        prompt = persona.prompt_embeds(torch.tensor(characters))
+        return target_logprobs(base, batch.input_ids, batch.attention_mask, batch.target_mask, prompt)
+
+    own, first, second = logp([0, 1, 0]), logp([1, 0, 0]), logp([2, 0, 0])
+    expected = (-torch.log_softmax(torch.stack([own[0], first[0], second[0]]), 0)[0]
+                - torch.log_softmax(torch.stack([own[1], first[1]]), 0)[0]) / 2
+    assert parts["speaker"] == pytest.approx(expected.item(), rel=1e-4)
+    assert loss.item() == pytest.approx(nll.item() + 0.5 * expected.item(), rel=1e-4)
+    loss.backward()
+    assert persona.personas.mixture_logits.grad[2].abs().sum() > 0, "a rival's weights get gradients too"
+
+
+def test_rivals_come_from_the_speakers_own_book() -> None:
+    groups = torch.tensor([0, 0, 0, 1, 1, 2])
+    torch.manual_seed(0)
+    rivals = sample_rivals(torch.tensor([0, 3, 5, 1]), groups, n_rivals=3)
+    assert sorted(rivals[0].tolist()) == [-1, 1, 2] and rivals[1].tolist() == [4, -1, -1]
+    assert rivals[2].tolist() == [-1, -1, -1] and 1 not in rivals[3].tolist()
+    assert set(rivals[3].tolist()) == {0, 2, -1}

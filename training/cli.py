@@ -26,18 +26,18 @@ def _opt(config_class: type, name: str, *flags: str):
 
 
 def _train_config(objective, kl_weight, lr, weight_decay, steps, batch_size, grad_accumulation, seed, device,
-                  checkpoint_every, log_every, shots=None) -> TrainConfig:
+                  checkpoint_every, log_every, speaker_weight, speaker_rivals, shots=None) -> TrainConfig:
     return TrainConfig(
         objective=objective, kl_weight=kl_weight, lr=lr, weight_decay=weight_decay, steps=steps, batch_size=batch_size,
         grad_accumulation=grad_accumulation, seed=seed, device=device, checkpoint_every=checkpoint_every,
-        log_every=log_every, shots=shots,
+        log_every=log_every, shots=shots, speaker_weight=speaker_weight, speaker_rivals=speaker_rivals,
     )
 
 
 @app.command()
 def pretrain(
     shards: Path = typer.Option(..., help="folder of persona shards written by `corpus attribute`"),
-    model: str = typer.Option(..., help="HF causal LM id or local folder (kept frozen)"),
+    model: str = typer.Option(..., help="HF causal LM id, local folder, .gguf file, or gemma-3-270m (kept frozen)"),
     out: Path = typer.Option(..., help="run folder to create (persona, checkpoints, metrics.jsonl)"),
     k: int = _opt(SoftPromptConfig, "k"),
     length: int = _opt(SoftPromptConfig, "length"),
@@ -64,6 +64,8 @@ def pretrain(
     device: str = _opt(TrainConfig, "device"),
     checkpoint_every: int = _opt(TrainConfig, "checkpoint_every"),
     log_every: int = _opt(TrainConfig, "log_every"),
+    speaker_weight: float = _opt(TrainConfig, "speaker_weight"),
+    speaker_rivals: int = _opt(TrainConfig, "speaker_rivals"),
     resume: bool = typer.Option(False, help="continue the run in --out from its latest checkpoint"),
 ) -> None:
     """Learn a shared basis of K soft prompts and every eligible character's mixture weights."""
@@ -76,7 +78,7 @@ def pretrain(
     )
     prompt = SoftPromptConfig(k=k, length=length, mixture=mixture, temperature=temperature, init_seed=init_seed)
     train = _train_config(objective, kl_weight, lr, weight_decay, steps, batch_size, grad_accumulation, seed, device,
-                          checkpoint_every, log_every)
+                          checkpoint_every, log_every, speaker_weight, speaker_rivals)
     result = run_pretrain(shards, model, out, data, prompt, train, resume=resume, show_progress=True)
     console.print(f"pretrained {len(result.character_ids)} characters for {result.step} steps -> {result.out}")
 
@@ -85,7 +87,8 @@ def pretrain(
 def fit(
     basis: Path = typer.Option(..., help="a pretrain run folder whose basis stays frozen"),
     out: Path = typer.Option(..., help="run folder to create for the fitted character"),
-    character: Optional[str] = typer.Option(None, help="character id or name (with --lines: the new name)"),
+    character: Optional[list[str]] = typer.Option(
+        None, help="character id or name; repeat it to fit several in one run (with --lines: the new name)"),
     shards: Optional[Path] = typer.Option(None, help="shard folder (default: the one the basis was trained on)"),
     lines: Optional[Path] = typer.Option(None, help="UTF-8 file of a new character's lines, one per line"),
     sheet: Optional[Path] = typer.Option(None, help="your own character sheet for the KL teacher (text file)"),
@@ -102,16 +105,18 @@ def fit(
     device: str = _opt(TrainConfig, "device"),
     checkpoint_every: int = _opt(TrainConfig, "checkpoint_every"),
     log_every: int = _opt(TrainConfig, "log_every"),
+    speaker_weight: float = _opt(TrainConfig, "speaker_weight"),
+    speaker_rivals: int = _opt(TrainConfig, "speaker_rivals"),
     resume: bool = typer.Option(False, help="continue the run in --out from its latest checkpoint"),
 ) -> None:
-    """Learn one character's K mixture weights from a few lines, the basis frozen."""
+    """Learn the K mixture weights of one or several characters from a few lines each, the basis frozen."""
     from training.trainer import fit as run_fit
 
     train = _train_config(objective, kl_weight, lr, weight_decay, steps, batch_size, grad_accumulation, seed, device,
-                          checkpoint_every, log_every, shots)
+                          checkpoint_every, log_every, speaker_weight, speaker_rivals, shots)
     result = run_fit(basis, out, character=character, shards=shards, lines_file=lines, sheet_file=sheet,
                      train_config=train, model_ref=model, resume=resume, show_progress=True)
-    console.print(f"fitted {result.character_ids[0]} for {result.step} steps -> {result.out}")
+    console.print(f"fitted {', '.join(result.character_ids)} for {result.step} steps -> {result.out}")
 
 
 @app.command()

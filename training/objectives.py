@@ -145,6 +145,8 @@ def speaker_cross_entropy(model: nn.Module, lm_head: nn.Module, batch: Batch, ow
     """
     scores = [own_logp]
     for column in rivals.T:
+        if not bool((column >= 0).any()):
+            continue  # no row has this many rivals: no pass
         hidden = model(batch.input_ids, batch.attention_mask, character_idx=column.clamp(min=0))
         logits, targets, rows = target_logits(lm_head, hidden, batch)
         rival_logp = summed_logprobs(logits, targets, rows, len(column))
