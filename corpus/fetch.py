@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -49,6 +49,7 @@ class FetchConfig:
     refresh: bool = field(default=False, metadata={"help": "revalidate cached books with ETag/Last-Modified instead of skipping them"})
     encoding: str | None = field(default=None, metadata={"help": "decode every book with this codec instead of its declared charset"})
     catalog_max_age_days: float = field(default=7.0, metadata={"help": "re-download the mirror's catalog when the cached copy is older"})
+    catalog_connect_timeout: float = field(default=3.0, metadata={"help": "seconds to wait for the mirror before the catalog falls back to the bundled one"})
     client: ClientConfig = field(default_factory=ClientConfig)
     clean: CleanConfig = field(default_factory=CleanConfig)
 
@@ -262,17 +263,20 @@ def fetch_books(book_ids: list[int], config: FetchConfig = FetchConfig(),
 
 
 def load_catalog(client_config: ClientConfig, cache_dir: Path, catalog_file: Path | None = None,
-                 max_age_days: float = FetchConfig.catalog_max_age_days) -> tuple[list[CatalogEntry], str]:
+                 max_age_days: float = FetchConfig.catalog_max_age_days,
+                 connect_timeout: float = FetchConfig.catalog_connect_timeout) -> tuple[list[CatalogEntry], str]:
     """The catalog and a note saying where it came from.
 
     Order: `catalog_file`; a cached copy younger than `max_age_days`; the mirror's
-    /cache/epub/feeds/pg_catalog.csv (saved to the cache); the small catalog bundled in data/.
+    /cache/epub/feeds/pg_catalog.csv (saved to the cache); the small catalog bundled in data/. A mirror
+    that cannot be connected to within `connect_timeout` seconds falls back at once, without retries.
     """
     if catalog_file is not None:
         return catalog_mod.read_catalog(Path(catalog_file)), f"catalog: {catalog_file}"
     cached = Path(cache_dir) / CATALOG_NAME
     if cached.is_file() and time.time() - cached.stat().st_mtime < max_age_days * 86400:
         return catalog_mod.read_catalog(cached), f"catalog: {cached} (cached)"
+    client_config = replace(client_config, connect_timeout=min(client_config.connect_timeout, connect_timeout))
     try:
         with GutenbergClient(client_config) as client:
             if client.local_root is not None:

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
+from urllib3.util.retry import Retry
 
 from corpus.client import ClientConfig, sha256_file
 from corpus.clean import PUBLIC_DOMAIN_USA
@@ -133,6 +135,19 @@ def test_catalog_from_mirror_then_bundled_fallback(tmp_path: Path) -> None:
         assert [e.id for e in entries] == [1]
     entries, note = load_catalog(ClientConfig(mirror=str(SAMPLE)), tmp_path / "c2")
     assert note.startswith("note: the mirror has no cache/epub/feeds/pg_catalog.csv") and len(entries) >= 3
+
+
+def test_catalog_falls_back_at_once_without_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No network (a refused connection here; an unknown host name behaves the same): the bundled catalog, with
+    no retry backoff (the default 5 retries used to stall `corpus search` 31 s) and a short connect timeout."""
+    waits, timeouts = [], []
+    monkeypatch.setattr(Retry, "sleep", lambda self, response=None: waits.append(self.get_backoff_time()))
+    real_get = requests.Session.get
+    monkeypatch.setattr(requests.Session, "get",
+                        lambda self, url, **kw: timeouts.append(kw["timeout"]) or real_get(self, url, **kw))
+    entries, note = load_catalog(ClientConfig(mirror=f"http://127.0.0.1:{_closed_port()}"), tmp_path / "cache")
+    assert "connection refused" in note and "bundled catalog" in note and len(entries) >= 3
+    assert waits == [] and timeouts == [(FetchConfig.catalog_connect_timeout, ClientConfig.read_timeout)]
 
 
 def _closed_port() -> int:
