@@ -11,7 +11,8 @@ Only books whose rights say "Public domain in the USA." are released; books with
 then vouches for each one, and the card and its books row say so). There is deliberately no switch
 that waves all of them through: PDNC, for one, holds novels still in copyright in the USA.
 
-Editions of the same work (same normalised title and author) collapse to the lowest book id.
+Editions of the same work (same normalised title and author) collapse to the lowest book id. A book's
+source is published as its canonical Gutenberg URL (`corpus.release_sources`), never the mirror's path.
 Utterances quoting Project Gutenberg licence text are dropped, and licence paragraphs are cut out of
 the contexts: rows never change otherwise, so their offsets keep pointing into the clean text whose
 sha256 the books table records.
@@ -37,6 +38,7 @@ import pyarrow.parquet as pq
 from corpus import schema, shards
 from corpus.errors import CorpusError
 from corpus.quotes import PARAGRAPH_BREAK, paragraph_spans
+from corpus.release_sources import public_source
 
 if TYPE_CHECKING:
     import datasets
@@ -282,6 +284,11 @@ def collapse_editions(tables: ReleaseTables, selection: Selection) -> ReleaseTab
     return _keep_books(tables, kept)
 
 
+def with_public_sources(tables: ReleaseTables) -> ReleaseTables:
+    """The books with their `source` as a release publishes it: canonical Gutenberg URLs, no local paths or hosts."""
+    return _keep_books(tables, [{**b, "source": public_source(b["source"])} for b in tables.books.to_pylist()])
+
+
 def _keep_books(tables: ReleaseTables, kept_books: list[dict]) -> ReleaseTables:
     ids = pa.array([b["book_id"] for b in kept_books], pa.string())
     return ReleaseTables(
@@ -467,7 +474,7 @@ def build_release(
     tables = read_release_tables(shard_dir)
     tables = exclude_books(tables, config.exclude_books, selection)
     tables = select_public_domain(tables, config.assume_public_domain, selection)
-    tables = collapse_editions(tables, selection)
+    tables = with_public_sources(collapse_editions(tables, selection))
     tables.utterances = strip_gutenberg_licence(tables.utterances, selection)
     if tables.utterances.num_rows == 0:
         raise CorpusError(f"no utterances of public-domain books are left to release from {shard_dir}")

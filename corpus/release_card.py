@@ -250,7 +250,8 @@ def _sources(release: Release) -> str:
     ]
     return (
         "## Sources\n\nThe novels are public-domain texts, most from Project Gutenberg (https://www.gutenberg.org); "
-        "`source` in the `books` config says where each text was read from. A book is released only if Project "
+        "`source` in the `books` config is each text's Project Gutenberg page (or, for a text from elsewhere, its "
+        "file name). A book is released only if Project "
         "Gutenberg lists it as public domain in the USA, or if the publisher of this release vouches for it (listed "
         "below). Project Gutenberg's header, footer, licence and trademark text are not part of this dataset, which "
         "is not affiliated with or endorsed by Project Gutenberg.\n\n"

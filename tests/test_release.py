@@ -137,6 +137,36 @@ def test_book_split_keeps_each_book_in_one_split_and_is_deterministic(run_dir: P
     assert digests(reseeded.folder) != digests(first.folder)
 
 
+def _public_text(path: Path) -> str:
+    """A release file as text: Parquet files as their rows, the rest as read."""
+    if path.suffix == ".parquet":
+        return json.dumps(pq.read_table(path).to_pylist(), default=str) + str(pq.read_metadata(path).metadata)
+    return path.read_text(encoding="utf-8", errors="replace")
+
+
+def test_release_cites_canonical_gutenberg_urls_and_no_local_paths_or_hosts(tmp_path: Path):
+    mirror = tmp_path / "home" / "someone" / "mirror"
+    books = [
+        FakeBook("46", "A Christmas Carol", "Dickens, Charles", source=(mirror / "cache/epub/46/pg46.txt").as_uri()),
+        FakeBook("43", "Jekyll and Hyde", "Stevenson, Robert Louis",
+                 source="http://127.0.0.1:8123/gutenberg/cache/epub/43/pg43-images.html"),
+        FakeBook("55", "The Wonderful Wizard of Oz", "Baum, L. Frank",
+                 source="https://user:secret@mirror.internal.example:8443/gutenberg/files/55/55-0.txt"),
+        FakeBook("mine", "My Novel", "Me", rights=None, source=str(tmp_path / "home" / "someone" / "my_novel.txt")),
+    ]
+    run = write_run(tmp_path / "shards", books)
+    release = build_release(run, tmp_path / "release", REPO, ReleaseConfig(assume_public_domain=("mine",)))
+    sources = {r["book_id"]: r["source"] for rows in released(release.folder, "books").values() for r in rows}
+    assert sources == {"46": "https://www.gutenberg.org/ebooks/46", "43": "https://www.gutenberg.org/ebooks/43",
+                       "55": "https://www.gutenberg.org/ebooks/55", "mine": "my_novel.txt"}
+    forbidden = (str(tmp_path), "file:", "/home/", "127.0.0.1", "localhost", "mirror.internal", "8123", "secret")
+    files = [p for p in release.folder.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".parquet" for p in files) and any(p.name == "README.md" for p in files)
+    for path in files:
+        text = _public_text(path)
+        assert not [f for f in forbidden if f in text], path
+
+
 @pytest.mark.parametrize("unit", [SplitUnit.CHARACTER, SplitUnit.LINE])
 def test_character_and_line_splits(run_dir: Path, tmp_path: Path, unit: SplitUnit):
     release = build_release(run_dir, tmp_path / "release", REPO, ReleaseConfig(split_by=unit))
