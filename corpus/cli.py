@@ -326,6 +326,11 @@ def _print_release(built: Release) -> None:
         errors.print(f"warning: book {dropped} is another edition of book {kept}; left out")
     for book_id in selection.assumed_public_domain:
         errors.print(f"warning: book {book_id} has no rights metadata; released as public domain on your word")
+    unit, units = built.config.split_by.value, sum(built.split_units.values())
+    shares = ", ".join(f"{name} {share:.0%}" for name, share in built.config.splits)
+    for split in built.empty_splits:
+        errors.print(f"warning: split {split!r} is empty: none of the {units} {unit}(s) fell into it "
+                     f"(target shares {shares}); the release has no {split} split")
     table = Table(title=escape(f"{built.repo_id} ({built.folder})"))
     for column in ("config", "split", "rows", "files"):
         table.add_column(column, justify="right" if column in ("rows", "files") else "left")

@@ -145,6 +145,12 @@ class Release:
     configs: dict[str, ConfigFiles]
     selection: Selection
     tables: ReleaseTables
+    split_units: dict[str, int] = field(default_factory=dict)  # configured split -> split units in it (0: empty)
+
+    @property
+    def empty_splits(self) -> list[str]:
+        """Configured splits that no split unit fell into (too few books, characters or lines for the shares)."""
+        return [name for name, units in self.split_units.items() if units == 0]
 
     def file_bytes(self, config_name: str, split: str | None = None) -> int:
         """Bytes of the Parquet files of a config (or of one of its splits) on disk."""
@@ -377,6 +383,14 @@ def split_keys(config_name: str, table: pa.Table, unit: SplitUnit) -> list[str] 
     return [s if s is not None else _line_key(b, q) for s, b, q in zip(speakers, book_ids, quote_ids)]
 
 
+def count_split_units(utterances: pa.Table, config: ReleaseConfig) -> dict[str, int]:
+    """How many split units (books, characters or lines) of the utterances fall in each configured split."""
+    counts = {name: 0 for name, _ in config.splits}
+    for key in set(split_keys("utterances", utterances, config.split_by)):
+        counts[split_of(key, config)] += 1
+    return counts
+
+
 def split_table(config_name: str, table: pa.Table, config: ReleaseConfig) -> dict[str, pa.Table]:
     """The non-empty splits of one config's table, rows in a stable order."""
     table = _sorted_rows(config_name, table)
@@ -487,7 +501,8 @@ def build_release(
             name: write_config(building, name, split_table(name, getattr(tables, name), config), config)
             for name in CONFIGS
         }
-        release = Release(building, repo_id, config, configs, selection, tables)
+        units = count_split_units(tables.utterances, config)
+        release = Release(building, repo_id, config, configs, selection, tables, units)
         write_card(release, report)
         if validate:
             validate_release(release)

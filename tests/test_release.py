@@ -167,6 +167,28 @@ def test_release_cites_canonical_gutenberg_urls_and_no_local_paths_or_hosts(tmp_
         assert not [f for f in forbidden if f in text], path
 
 
+def test_card_states_the_splits_made_and_reports_an_empty_one(tmp_path: Path, monkeypatch, capsys):
+    """Three books rarely fill train/validation/test at 80/10/10: the card says what was made, the CLI warns."""
+    books = [FakeBook(i, f"Book {i}", "An Author") for i in ("46", "43", "55")]
+    seed = next(s for s in range(100) if "test" not in {split_of(b.book_id, ReleaseConfig(seed=s)) for b in books}
+                and len({split_of(b.book_id, ReleaseConfig(seed=s)) for b in books}) == 2)
+    run = write_run(tmp_path / "shards", books)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    code, stdout, stderr = run_corpus(monkeypatch, capsys, "release", str(run), "--repo-id", REPO, "--dry-run",
+                                      "--out", str(tmp_path / "release"), "--seed", str(seed))
+    assert code == 0, stderr
+    assert "warning: split 'test' is empty: none of the 3 book(s) fell into it" in " ".join(stderr.split())
+    card = " ".join((tmp_path / "release" / "README.md").read_text(encoding="utf-8").split())
+    made = {split_of(b.book_id, ReleaseConfig(seed=seed)) for b in books}
+    counts = {s: sum(split_of(b.book_id, ReleaseConfig(seed=seed)) == s for b in books) for s in made}
+    expected = ", ".join(f"{s} {counts[s]} book{'s' if counts[s] > 1 else ''} ({counts[s] / 3:.0%})"
+                         for s, _ in ReleaseConfig().splits if s in counts)
+    assert f"The splits made, of 3 books: {expected}." in card
+    assert "`test` is empty: no book fell into it, so this release has no such split." in card
+    assert "target shares train 80%, validation 10%, test 10%" in card
+    assert {s["split"] for c in card_yaml(tmp_path / "release")["configs"] for s in c["data_files"]} == made
+
+
 @pytest.mark.parametrize("unit", [SplitUnit.CHARACTER, SplitUnit.LINE])
 def test_character_and_line_splits(run_dir: Path, tmp_path: Path, unit: SplitUnit):
     release = build_release(run_dir, tmp_path / "release", REPO, ReleaseConfig(split_by=unit))
