@@ -27,6 +27,7 @@ from training.data import (
 )
 from training.modeling import load_base_model, max_positions, resolve_device
 from training.objectives import SheetTeacher, persona_loss
+from training.run_files import check_out_folder
 from training.soft_prompt import PersonaPromptModel
 
 
@@ -49,14 +50,6 @@ class TrainingJob:
     teacher: SheetTeacher | None
     pad_id: int
     run: PersonaRun  # identity and metadata; its tensors are refreshed from the model when saved
-
-
-def _check_out(out: Path, resume: bool) -> None:
-    has_run = (out / checkpoint.PERSONA_CONFIG).exists() or (out / checkpoint.CHECKPOINTS).exists()
-    if resume and checkpoint.latest_checkpoint(out) is None:
-        raise CorpusError(f"nothing to resume in {out}: it has no checkpoint")
-    if not resume and has_run:
-        raise CorpusError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
 
 
 def _teacher(model: PersonaPromptModel, cache: TokenCache, sheets: list[str], budget: int) -> SheetTeacher:
@@ -82,7 +75,7 @@ def pretrain(
     for config in (data_config, prompt_config, train_config):
         config.validate()
     out = Path(out)
-    _check_out(out, resume)
+    check_out_folder(out, resume)
     device = resolve_device(train_config.device)
     corpus = load_corpus(shards, data_config)
     ids = corpus.pretrain_ids
@@ -134,7 +127,7 @@ def fit(
     """
     train_config.validate()
     out = Path(out)
-    _check_out(out, resume)
+    check_out_folder(out, resume)
     device = resolve_device(train_config.device)
     basis = checkpoint.read_persona(basis_run)
     data_config = data_config or config_from_dict(DataConfig, basis.meta.get("data", {}))
