@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from corpus.attribute import DEFAULT_OUT_DIR, AttributeConfig, BookResult, attribute_books
+from corpus.attribute import CONFIDENCE_LEVELS, DEFAULT_OUT_DIR, AttributeConfig, BookResult, attribute_books
 from corpus.attribution import AttributionConfig
 from corpus.client import ClientConfig
 from corpus.errors import CorpusError, run_cli
@@ -203,12 +204,34 @@ def attribute(
     if as_json:
         typer.echo(json.dumps([dataclasses.asdict(r) for r in results], indent=2))
         return
-    table = Table("book", "title", "status", "quotes", "attributed", "cast", "seconds", title=f"persona shards in {escape(str(out))}")
+    console.print(_attribute_table(results, out))
+
+
+CONFIDENCE_NOTE = ". ≥L: attributed quotations whose speaker confidence is at least L, what --min-confidence L keeps."
+
+
+def _attribute_table(results: list[BookResult], out: Path) -> Table:
+    """One row per book: quotations, attributed ones, how many clear each confidence level, cast, time."""
+    levels = [f"{level:g}" for level in CONFIDENCE_LEVELS]
+    table = Table(title=f"persona shards in {escape(str(out))}", box=box.SIMPLE_HEAD, padding=(0, 0),
+                  show_edge=False, caption=escape(_totals(results, levels)) + CONFIDENCE_NOTE)
+    table.add_column("book", no_wrap=True)
+    table.add_column("title", ratio=1, min_width=16, overflow="fold")
+    for name in ("status", "quotes", "attributed", *(f"≥{level}" for level in levels), "cast", "s"):
+        table.add_column(name, no_wrap=True, justify="left" if name == "status" else "right")
     for r in results:
-        share = f"{r.attributed} ({r.attributed / r.quotations:.0%})" if r.quotations else "0"
-        table.add_row(escape(r.book_id), escape(r.title or ""), r.status, str(r.quotations), share, str(r.characters),
-                      f"{r.seconds:.1f}")
-    console.print(table)
+        table.add_row(escape(r.book_id), escape(r.title or ""), r.status, str(r.quotations), str(r.attributed),
+                      *(str(r.confident.get(level, 0)) for level in levels), str(r.characters), f"{r.seconds:.1f}")
+    return table
+
+
+def _totals(results: list[BookResult], levels: list[str]) -> str:
+    """'All books: 1399 quotations, 1399 attributed (100%), 1266 ≥0.5 (90%), ...'."""
+    quotations = sum(r.quotations for r in results)
+    counts = [("attributed", sum(r.attributed for r in results))]
+    counts += [(f"≥{level}", sum(r.confident.get(level, 0) for r in results)) for level in levels]
+    shares = ", ".join(f"{n} {name} ({n / quotations:.0%})" for name, n in counts) if quotations else "no quotations"
+    return f"All books: {quotations} quotations, {shares}"
 
 
 _SHARD_TARGET_HELP = "a run folder of shards (e.g. build/shards), one book in it (build/shards/1342) or a shard file"
