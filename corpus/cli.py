@@ -9,8 +9,9 @@ from typing import Optional
 
 import typer
 from rich import box
-from rich.console import Console
+from rich.console import Console, Group
 from rich.markup import escape
+from rich.padding import Padding
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -248,12 +249,23 @@ def characters_command(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table("name", "aliases", "lines", "words", "gender", "mentions")
+    console.print(_cast_table(rows))
+
+
+def _cast_table(rows: list[dict]) -> Table:
+    """The cast at any width: names with their aliases below them wrap in the one flexible column."""
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 0), show_edge=False)
+    table.add_column("name (aliases)", ratio=1, min_width=16, overflow="fold")
+    for name in ("lines", "words", "gender", "mentions"):
+        table.add_column(name, no_wrap=True, justify="left" if name == "gender" else "right")
     table.add_column("id", no_wrap=True)
     for r in rows:
-        table.add_row(escape(r["name"]), escape("; ".join(r["aliases"])), str(r["lines"]), str(r["words"]),
-                      r["gender"] or "", str(r["mentions"]), escape(r["character_id"]))
-    console.print(table)
+        name = Text(r["name"], overflow="fold")
+        if r["aliases"]:
+            name = Group(name, Padding(Text("; ".join(r["aliases"]), style="dim", overflow="fold"), (0, 0, 0, 2)))
+        table.add_row(name, str(r["lines"]), str(r["words"]), r["gender"] or "", str(r["mentions"]),
+                      r["character_id"])
+    return table
 
 
 @app.command()

@@ -94,7 +94,7 @@ class TrainConfig:
     device: Device = _help("auto", "auto: CUDA when available, else CPU")
     checkpoint_every: int = _help(50, "optimizer steps between checkpoints (a kill loses at most this many)")
     log_every: int = _help(1, "optimizer steps between metric log lines")
-    shots: int | None = _help(None, "fit only: use at most this many training lines (None: all)")
+    shots: int | None = _help(None, "fit on at most this many of the character's training lines (default: all of them)")
 
     def validate(self) -> None:
         """Raise CorpusError when a value is out of range."""
