@@ -134,7 +134,11 @@ def fetch(
         def advance(result) -> None:
             progress.update(task, advance=1, description=f"{result.gutenberg_id} {result.status}")
 
-        results = fetch_books(ids, config, by_id(entries), on_book=advance)
+        def wait(folder: Path) -> None:
+            progress.console.print(f"note: another `corpus fetch` is writing {folder}; waiting for it to finish "
+                                   f"(up to {config.lock_timeout:g} s)", markup=False, highlight=False)
+
+        results = fetch_books(ids, config, by_id(entries), on_book=advance, on_wait=wait)
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
     else:

@@ -178,10 +178,6 @@ class GutenbergClient:
         With `etag`/`last_modified` the request is conditional and a 304 gives `not_modified=True`.
         """
         dest = Path(dest)
-        try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise CorpusError(f"cannot create cache folder {dest.parent}: {exc.strerror or exc}") from exc
         if self.local_root is not None:
             return self._copy_local(rel_path, dest)
         return self._download_http(self.url(rel_path), dest, etag, last_modified)
@@ -190,6 +186,7 @@ class GutenbergClient:
         source = self.local_root / rel_path
         if not source.is_file():
             return None
+        _make_parent(dest)
         part = part_path(dest)
         try:
             shutil.copyfile(source, part)
@@ -247,6 +244,7 @@ class GutenbergClient:
             return self._save_body(url, response, dest)
 
     def _save_body(self, url: str, response: requests.Response, dest: Path) -> Download:
+        _make_parent(dest)
         part = part_path(dest)
         digest = hashlib.sha256()
         size = 0
@@ -270,6 +268,14 @@ class GutenbergClient:
         return Download(url, dest, size, digest.hexdigest(), response.headers.get("ETag"),
                         response.headers.get("Last-Modified"), response.encoding if "charset" in
                         response.headers.get("Content-Type", "") else None)
+
+
+def _make_parent(dest: Path) -> None:
+    """Create the folder of a file about to be written (only then: a book the mirror lacks leaves no empty folder)."""
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CorpusError(f"cannot create cache folder {dest.parent}: {exc.strerror or exc}") from exc
 
 
 class _BodyError(Exception):
