@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+import numpy as np
+
 from corpus import schema, shards
 from corpus.attribution import AttributionConfig, BookAttribution, attribute_book
 from corpus.booknlp import attribute_with_booknlp, require_booknlp
@@ -28,6 +30,7 @@ from corpus.parallel import ParallelConfig, map_unordered
 from corpus.persona_shards import ShardConfig, ShardInfo, read_shard_info, write_book, write_run_tables
 
 BACKENDS = ("native", "booknlp")
+CONFIDENCE_LEVELS = (0.5, 0.8, 0.95)  # the summary counts the attributed quotations that clear each level
 DEFAULT_OUT_DIR = Path("build/shards")  # beside `corpus fetch`'s build/books
 BOOKNLP_WORKDIR = "booknlp"  # BookNLP's own output files are kept in this subfolder of the run folder
 # Modules outside corpus/attribution whose code changes a shard's content (part of the resume fingerprint).
@@ -76,6 +79,7 @@ class BookResult:
     seconds: float
     shard: str
     warning: str | None = None
+    confident: dict[str, int] = field(default_factory=dict)  # level ("0.8") -> attributed quotations at or above it
 
 
 def attribute_books(
@@ -229,6 +233,15 @@ def _remove_stale_temp_files(shard: Path) -> None:
         stale.unlink(missing_ok=True)
 
 
+def confidence_counts(confidences: Sequence[float]) -> dict[str, int]:
+    """How many of the attributed quotations' confidences clear each of CONFIDENCE_LEVELS.
+
+    Compared in float32, as the shards store them, so a rerun that reads them back counts the same.
+    """
+    values = np.asarray(confidences, dtype=np.float32)
+    return {f"{level:g}": int((values >= np.float32(level)).sum()) for level in CONFIDENCE_LEVELS}
+
+
 def _attributed_result(book: Book, book_attribution: BookAttribution, path: Path, seconds: float) -> BookResult:
     quotations = len(book_attribution.attributions)
     return BookResult(
@@ -241,11 +254,15 @@ def _attributed_result(book: Book, book_attribution: BookAttribution, path: Path
         seconds=seconds,
         shard=str(path),
         warning=None if quotations else f"book {book.book_id} has no quotations; wrote an empty shard",
+        confident=confidence_counts([a.confidence for a in book_attribution.attributions if a.speaker is not None]),
     )
 
 
 def _skipped_result(info: ShardInfo, path: Path) -> BookResult:
     row = info.book_row
+    table = shards.read_table(path, schema.UTTERANCES).select(["speaker_id", "confidence"])
+    confidences = [c for s, c in zip(table.column("speaker_id").to_pylist(), table.column("confidence").to_pylist())
+                   if s is not None]
     return BookResult(
         book_id=row["book_id"],
         title=row.get("title"),
@@ -255,4 +272,5 @@ def _skipped_result(info: ShardInfo, path: Path) -> BookResult:
         characters=int(row["characters"]),
         seconds=0.0,
         shard=str(path),
+        confident=confidence_counts(confidences),
     )

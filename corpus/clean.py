@@ -272,6 +272,10 @@ def split_paragraphs(text: str) -> list[str]:
 def normalise_paragraph(paragraph: str, config: CleanConfig, unwrap: bool = True) -> str:
     """Join a hard-wrapped prose paragraph into one line; keep verse, tables and short-line blocks as lines."""
     lines = [line.rstrip() for line in paragraph.split("\n")]
+    while len(lines) > 1 and not lines[0]:  # a whitespace-only first line (text starting " \n"): cleaning must be idempotent
+        lines.pop(0)
+    while len(lines) > 1 and not lines[-1]:
+        lines.pop()
     is_prose = len(lines) == 1 or (unwrap and all(len(l.strip()) >= config.wrapped_line_min for l in lines[:-1]))
     if not is_prose:
         return textwrap.dedent("\n".join(lines))

@@ -8,13 +8,15 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
+from rich import box
+from rich.console import Console, Group
 from rich.markup import escape
+from rich.padding import Padding
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from corpus.attribute import DEFAULT_OUT_DIR, AttributeConfig, BookResult, attribute_books
+from corpus.attribute import CONFIDENCE_LEVELS, DEFAULT_OUT_DIR, AttributeConfig, BookResult, attribute_books
 from corpus.attribution import AttributionConfig
 from corpus.client import ClientConfig
 from corpus.errors import CorpusError, run_cli
@@ -132,7 +134,11 @@ def fetch(
         def advance(result) -> None:
             progress.update(task, advance=1, description=f"{result.gutenberg_id} {result.status}")
 
-        results = fetch_books(ids, config, by_id(entries), on_book=advance)
+        def wait(folder: Path) -> None:
+            progress.console.print(f"note: another `corpus fetch` is writing {folder}; waiting for it to finish "
+                                   f"(up to {config.lock_timeout:g} s)", markup=False, highlight=False)
+
+        results = fetch_books(ids, config, by_id(entries), on_book=advance, on_wait=wait)
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
     else:
@@ -203,12 +209,34 @@ def attribute(
     if as_json:
         typer.echo(json.dumps([dataclasses.asdict(r) for r in results], indent=2))
         return
-    table = Table("book", "title", "status", "quotes", "attributed", "cast", "seconds", title=f"persona shards in {escape(str(out))}")
+    console.print(_attribute_table(results, out))
+
+
+CONFIDENCE_NOTE = ". ≥L: attributed quotations whose speaker confidence is at least L, what --min-confidence L keeps."
+
+
+def _attribute_table(results: list[BookResult], out: Path) -> Table:
+    """One row per book: quotations, attributed ones, how many clear each confidence level, cast, time."""
+    levels = [f"{level:g}" for level in CONFIDENCE_LEVELS]
+    table = Table(title=f"persona shards in {escape(str(out))}", box=box.SIMPLE_HEAD, padding=(0, 0),
+                  show_edge=False, caption=escape(_totals(results, levels)) + CONFIDENCE_NOTE)
+    table.add_column("book", no_wrap=True)
+    table.add_column("title", ratio=1, min_width=16, overflow="fold")
+    for name in ("status", "quotes", "attributed", *(f"≥{level}" for level in levels), "cast", "s"):
+        table.add_column(name, no_wrap=True, justify="left" if name == "status" else "right")
     for r in results:
-        share = f"{r.attributed} ({r.attributed / r.quotations:.0%})" if r.quotations else "0"
-        table.add_row(escape(r.book_id), escape(r.title or ""), r.status, str(r.quotations), share, str(r.characters),
-                      f"{r.seconds:.1f}")
-    console.print(table)
+        table.add_row(escape(r.book_id), escape(r.title or ""), r.status, str(r.quotations), str(r.attributed),
+                      *(str(r.confident.get(level, 0)) for level in levels), str(r.characters), f"{r.seconds:.1f}")
+    return table
+
+
+def _totals(results: list[BookResult], levels: list[str]) -> str:
+    """'All books: 1399 quotations, 1399 attributed (100%), 1266 ≥0.5 (90%), ...'."""
+    quotations = sum(r.quotations for r in results)
+    counts = [("attributed", sum(r.attributed for r in results))]
+    counts += [(f"≥{level}", sum(r.confident.get(level, 0) for r in results)) for level in levels]
+    shares = ", ".join(f"{n} {name} ({n / quotations:.0%})" for name, n in counts) if quotations else "no quotations"
+    return f"All books: {quotations} quotations, {shares}"
 
 
 _SHARD_TARGET_HELP = "a run folder of shards (e.g. build/shards), one book in it (build/shards/1342) or a shard file"
@@ -225,12 +253,23 @@ def characters_command(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table("name", "aliases", "lines", "words", "gender", "mentions")
+    console.print(_cast_table(rows))
+
+
+def _cast_table(rows: list[dict]) -> Table:
+    """The cast at any width: names with their aliases below them wrap in the one flexible column."""
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 0), show_edge=False)
+    table.add_column("name (aliases)", ratio=1, min_width=16, overflow="fold")
+    for name in ("lines", "words", "gender", "mentions"):
+        table.add_column(name, no_wrap=True, justify="left" if name == "gender" else "right")
     table.add_column("id", no_wrap=True)
     for r in rows:
-        table.add_row(escape(r["name"]), escape("; ".join(r["aliases"])), str(r["lines"]), str(r["words"]),
-                      r["gender"] or "", str(r["mentions"]), escape(r["character_id"]))
-    console.print(table)
+        name = Text(r["name"], overflow="fold")
+        if r["aliases"]:
+            name = Group(name, Padding(Text("; ".join(r["aliases"]), style="dim", overflow="fold"), (0, 0, 0, 2)))
+        table.add_row(name, str(r["lines"]), str(r["words"]), r["gender"] or "", str(r["mentions"]),
+                      r["character_id"])
+    return table
 
 
 @app.command()
@@ -326,6 +365,11 @@ def _print_release(built: Release) -> None:
         errors.print(f"warning: book {dropped} is another edition of book {kept}; left out")
     for book_id in selection.assumed_public_domain:
         errors.print(f"warning: book {book_id} has no rights metadata; released as public domain on your word")
+    unit, units = built.config.split_by.value, sum(built.split_units.values())
+    shares = ", ".join(f"{name} {share:.0%}" for name, share in built.config.splits)
+    for split in built.empty_splits:
+        errors.print(f"warning: split {split!r} is empty: none of the {units} {unit}(s) fell into it "
+                     f"(target shares {shares}); the release has no {split} split")
     table = Table(title=escape(f"{built.repo_id} ({built.folder})"))
     for column in ("config", "split", "rows", "files"):
         table.add_column(column, justify="right" if column in ("rows", "files") else "left")

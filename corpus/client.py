@@ -18,8 +18,8 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import HTTPError as Urllib3Error, ProtocolError
 from urllib3 import BaseHTTPResponse
+from urllib3.exceptions import ConnectTimeoutError, HTTPError as Urllib3Error, MaxRetryError, NewConnectionError, ProtocolError
 from urllib3.util.retry import Retry
 
 from corpus.errors import CorpusError
@@ -109,17 +109,27 @@ class GutenbergClient:
             raise MirrorUnreachable(f"mirror folder not found: {self.local_root}")
         self.session = self._session()
         self._last_request: dict[str, float] = {}
+        self._answered_hosts: set[str] = set()  # hosts that sent a response in this session
         self._lock = threading.Lock()
 
     def _retry(self) -> Retry:
         c = self.config
+        client = self
 
         class CappedRetry(Retry):
-            """Retry that honours Retry-After up to `retry_after_max`, so one server cannot stall a fetch for hours."""
+            """Retry that honours Retry-After up to `retry_after_max`, so one server cannot stall a fetch for hours,
+            and gives up at once on a host that never answered and cannot be connected to (no network, unknown
+            name, refused, connect timeout): retrying those only delays the fallback by the whole backoff."""
 
             def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
                 wait = super().get_retry_after(response)
                 return None if wait is None else min(wait, c.retry_after_max)
+
+            def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+                host = getattr(_pool, "host", None)
+                if _unreachable(error) and host not in client._answered_hosts:
+                    raise MaxRetryError(_pool, url, error) from error
+                return super().increment(method, url, response, error, _pool, _stacktrace)
 
         return CappedRetry(
             total=c.retries, connect=c.retries, read=c.retries, status=c.retries, other=0,
@@ -168,10 +178,6 @@ class GutenbergClient:
         With `etag`/`last_modified` the request is conditional and a 304 gives `not_modified=True`.
         """
         dest = Path(dest)
-        try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise CorpusError(f"cannot create cache folder {dest.parent}: {exc.strerror or exc}") from exc
         if self.local_root is not None:
             return self._copy_local(rel_path, dest)
         return self._download_http(self.url(rel_path), dest, etag, last_modified)
@@ -180,6 +186,7 @@ class GutenbergClient:
         source = self.local_root / rel_path
         if not source.is_file():
             return None
+        _make_parent(dest)
         part = part_path(dest)
         try:
             shutil.copyfile(source, part)
@@ -225,6 +232,7 @@ class GutenbergClient:
             raise MirrorUnreachable(f"cannot reach the mirror at {url}: {_reason(exc)}") from exc
         except requests.exceptions.RequestException as exc:
             raise CorpusError(f"GET {url} failed: {_reason(exc)}") from exc
+        self._answered_hosts.add(urlsplit(url).hostname)
         with response:
             if response.status_code in _NOT_FOUND:
                 return None
@@ -236,6 +244,7 @@ class GutenbergClient:
             return self._save_body(url, response, dest)
 
     def _save_body(self, url: str, response: requests.Response, dest: Path) -> Download:
+        _make_parent(dest)
         part = part_path(dest)
         digest = hashlib.sha256()
         size = 0
@@ -261,6 +270,14 @@ class GutenbergClient:
                         response.headers.get("Content-Type", "") else None)
 
 
+def _make_parent(dest: Path) -> None:
+    """Create the folder of a file about to be written (only then: a book the mirror lacks leaves no empty folder)."""
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CorpusError(f"cannot create cache folder {dest.parent}: {exc.strerror or exc}") from exc
+
+
 class _BodyError(Exception):
     """The response body broke off (timeout, connection reset, fewer bytes than Content-Length)."""
 
@@ -270,6 +287,11 @@ class _BodyError(Exception):
         while not isinstance(inner, Urllib3Error) and inner.__context__ is not None:
             inner = inner.__context__
         self.cause = inner if isinstance(inner, Urllib3Error) else ProtocolError(str(cause))
+
+
+def _unreachable(error: BaseException | None) -> bool:
+    """Whether a connection attempt failed before any byte was exchanged (name, refusal, connect timeout)."""
+    return isinstance(error, (NewConnectionError, ConnectTimeoutError))
 
 
 def _reason(exc: BaseException) -> str:

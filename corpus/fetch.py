@@ -8,6 +8,7 @@ Layout (OUT is --out, CACHE is --cache-dir, default OUT/.cache):
   CACHE/cache/epub/<id>/...    raw downloads, in the site's layout
   CACHE/index.json             per raw file: url, size, sha256, ETag, Last-Modified
   CACHE/pg_catalog.csv         the catalog downloaded from the mirror
+  OUT/.fetch.lock, CACHE/...   file locks held while a fetch writes; a second fetch of the same folders waits
 
 A download goes to `<file>.part` and is renamed only once its size (and so its hash) is verified; the index
 is rewritten atomically after each book. After a crash or kill -9 a rerun skips every complete book,
@@ -18,10 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
+
+from filelock import FileLock, Timeout
 
 from corpus import catalog as catalog_mod
 from corpus.catalog import CatalogEntry
@@ -31,6 +35,7 @@ from corpus.errors import CorpusError
 from corpus.shards import atomic_write_bytes
 
 INDEX_NAME = "index.json"
+LOCK_NAME = ".fetch.lock"  # in OUT and CACHE: one `corpus fetch` writes a folder at a time
 CATALOG_NAME = "pg_catalog.csv"
 LANGUAGE_CODES = {
     "english": "en", "french": "fr", "german": "de", "spanish": "es", "italian": "it", "portuguese": "pt",
@@ -49,6 +54,8 @@ class FetchConfig:
     refresh: bool = field(default=False, metadata={"help": "revalidate cached books with ETag/Last-Modified instead of skipping them"})
     encoding: str | None = field(default=None, metadata={"help": "decode every book with this codec instead of its declared charset"})
     catalog_max_age_days: float = field(default=7.0, metadata={"help": "re-download the mirror's catalog when the cached copy is older"})
+    catalog_connect_timeout: float = field(default=3.0, metadata={"help": "seconds to wait for the mirror before the catalog falls back to the bundled one"})
+    lock_timeout: float = field(default=600.0, metadata={"help": "seconds to wait for another fetch writing the same folders before giving up"})
     client: ClientConfig = field(default_factory=ClientConfig)
     clean: CleanConfig = field(default_factory=CleanConfig)
 
@@ -145,27 +152,65 @@ def book_is_complete(out_dir: Path, book_id: int) -> dict[str, object] | None:
 def _ensure_writable(folder: Path, what: str) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-test"
+        probe = folder / f".write-test-{os.getpid()}"  # per process: two fetches may probe one folder at once
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
         raise CorpusError(f"{what} {folder} is not writable: {exc.strerror or exc}") from exc
 
 
+def lock_folders(folders: list[Path], timeout: float, on_wait: Callable[[Path], None] | None = None) -> list[FileLock]:
+    """Hold the fetch lock of each folder (in path order, so two fetches cannot deadlock), waiting up to `timeout`
+    seconds for another fetch; `on_wait(folder)` is called when one must wait."""
+    held: list[FileLock] = []
+    try:
+        for folder in sorted({Path(f).resolve() for f in folders}):
+            lock = FileLock(folder / LOCK_NAME)
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                if on_wait is not None:
+                    on_wait(folder)
+                try:
+                    lock.acquire(timeout=timeout)
+                except Timeout:
+                    raise CorpusError(
+                        f"another `corpus fetch` is still writing {folder} after {timeout:g} s "
+                        f"(it holds {folder / LOCK_NAME}); wait for it to finish or choose another --out"
+                    ) from None
+            held.append(lock)
+    except BaseException:
+        _release(held)
+        raise
+    return held
+
+
+def _release(locks: list[FileLock]) -> None:
+    for lock in reversed(locks):
+        lock.release()
+
+
 class Fetcher:
     """Fetches books one at a time into `config.out_dir` (sequential on purpose: one polite client)."""
 
-    def __init__(self, config: FetchConfig = FetchConfig(), catalog: dict[int, CatalogEntry] | None = None) -> None:
+    def __init__(self, config: FetchConfig = FetchConfig(), catalog: dict[int, CatalogEntry] | None = None,
+                 on_wait: Callable[[Path], None] | None = None) -> None:
         self.config = config
         self.out_dir = Path(config.out_dir)
         _ensure_writable(self.out_dir, "output folder")
         _ensure_writable(config.cache, "cache folder")
-        self.client = GutenbergClient(config.client)
-        self.index = DownloadIndex(config.cache)
+        self._locks = lock_folders([self.out_dir, config.cache], config.lock_timeout, on_wait)
+        try:
+            self.client = GutenbergClient(config.client)
+        except BaseException:
+            _release(self._locks)
+            raise
+        self.index = DownloadIndex(config.cache)  # read under the lock: another fetch may have just saved it
         self.catalog = catalog or {}
 
     def close(self) -> None:
         self.client.close()
+        _release(self._locks)
 
     def __enter__(self) -> "Fetcher":
         return self
@@ -244,10 +289,14 @@ class Fetcher:
 
 def fetch_books(book_ids: list[int], config: FetchConfig = FetchConfig(),
                 catalog: dict[int, CatalogEntry] | None = None,
-                on_book: Callable[[BookResult], None] | None = None) -> list[BookResult]:
-    """Fetch every book; a book that fails is reported in its result, an unreachable mirror stops the run."""
+                on_book: Callable[[BookResult], None] | None = None,
+                on_wait: Callable[[Path], None] | None = None) -> list[BookResult]:
+    """Fetch every book; a book that fails is reported in its result, an unreachable mirror stops the run.
+
+    `on_wait(folder)` is called when another fetch holds the folder's lock (this one then waits for it).
+    """
     results: list[BookResult] = []
-    with Fetcher(config, catalog) as fetcher:
+    with Fetcher(config, catalog, on_wait) as fetcher:
         for book_id in book_ids:
             try:
                 result = fetcher.fetch(book_id)
@@ -262,17 +311,20 @@ def fetch_books(book_ids: list[int], config: FetchConfig = FetchConfig(),
 
 
 def load_catalog(client_config: ClientConfig, cache_dir: Path, catalog_file: Path | None = None,
-                 max_age_days: float = FetchConfig.catalog_max_age_days) -> tuple[list[CatalogEntry], str]:
+                 max_age_days: float = FetchConfig.catalog_max_age_days,
+                 connect_timeout: float = FetchConfig.catalog_connect_timeout) -> tuple[list[CatalogEntry], str]:
     """The catalog and a note saying where it came from.
 
     Order: `catalog_file`; a cached copy younger than `max_age_days`; the mirror's
-    /cache/epub/feeds/pg_catalog.csv (saved to the cache); the small catalog bundled in data/.
+    /cache/epub/feeds/pg_catalog.csv (saved to the cache); the small catalog bundled in data/. A mirror
+    that cannot be connected to within `connect_timeout` seconds falls back at once, without retries.
     """
     if catalog_file is not None:
         return catalog_mod.read_catalog(Path(catalog_file)), f"catalog: {catalog_file}"
     cached = Path(cache_dir) / CATALOG_NAME
     if cached.is_file() and time.time() - cached.stat().st_mtime < max_age_days * 86400:
         return catalog_mod.read_catalog(cached), f"catalog: {cached} (cached)"
+    client_config = replace(client_config, connect_timeout=min(client_config.connect_timeout, connect_timeout))
     try:
         with GutenbergClient(client_config) as client:
             if client.local_root is not None:

@@ -11,7 +11,8 @@ Only books whose rights say "Public domain in the USA." are released; books with
 then vouches for each one, and the card and its books row say so). There is deliberately no switch
 that waves all of them through: PDNC, for one, holds novels still in copyright in the USA.
 
-Editions of the same work (same normalised title and author) collapse to the lowest book id.
+Editions of the same work (same normalised title and author) collapse to the lowest book id. A book's
+source is published as its canonical Gutenberg URL (`corpus.release_sources`), never the mirror's path.
 Utterances quoting Project Gutenberg licence text are dropped, and licence paragraphs are cut out of
 the contexts: rows never change otherwise, so their offsets keep pointing into the clean text whose
 sha256 the books table records.
@@ -37,6 +38,7 @@ import pyarrow.parquet as pq
 from corpus import schema, shards
 from corpus.errors import CorpusError
 from corpus.quotes import PARAGRAPH_BREAK, paragraph_spans
+from corpus.release_sources import public_source
 
 if TYPE_CHECKING:
     import datasets
@@ -143,6 +145,12 @@ class Release:
     configs: dict[str, ConfigFiles]
     selection: Selection
     tables: ReleaseTables
+    split_units: dict[str, int] = field(default_factory=dict)  # configured split -> split units in it (0: empty)
+
+    @property
+    def empty_splits(self) -> list[str]:
+        """Configured splits that no split unit fell into (too few books, characters or lines for the shares)."""
+        return [name for name, units in self.split_units.items() if units == 0]
 
     def file_bytes(self, config_name: str, split: str | None = None) -> int:
         """Bytes of the Parquet files of a config (or of one of its splits) on disk."""
@@ -282,6 +290,11 @@ def collapse_editions(tables: ReleaseTables, selection: Selection) -> ReleaseTab
     return _keep_books(tables, kept)
 
 
+def with_public_sources(tables: ReleaseTables) -> ReleaseTables:
+    """The books with their `source` as a release publishes it: canonical Gutenberg URLs, no local paths or hosts."""
+    return _keep_books(tables, [{**b, "source": public_source(b["source"])} for b in tables.books.to_pylist()])
+
+
 def _keep_books(tables: ReleaseTables, kept_books: list[dict]) -> ReleaseTables:
     ids = pa.array([b["book_id"] for b in kept_books], pa.string())
     return ReleaseTables(
@@ -368,6 +381,14 @@ def split_keys(config_name: str, table: pa.Table, unit: SplitUnit) -> list[str] 
         return [_line_key(b, q) for b, q in zip(book_ids, quote_ids)]
     speakers = table.column("speaker_id").to_pylist()  # unattributed lines: no character to keep together
     return [s if s is not None else _line_key(b, q) for s, b, q in zip(speakers, book_ids, quote_ids)]
+
+
+def count_split_units(utterances: pa.Table, config: ReleaseConfig) -> dict[str, int]:
+    """How many split units (books, characters or lines) of the utterances fall in each configured split."""
+    counts = {name: 0 for name, _ in config.splits}
+    for key in set(split_keys("utterances", utterances, config.split_by)):
+        counts[split_of(key, config)] += 1
+    return counts
 
 
 def split_table(config_name: str, table: pa.Table, config: ReleaseConfig) -> dict[str, pa.Table]:
@@ -467,7 +488,7 @@ def build_release(
     tables = read_release_tables(shard_dir)
     tables = exclude_books(tables, config.exclude_books, selection)
     tables = select_public_domain(tables, config.assume_public_domain, selection)
-    tables = collapse_editions(tables, selection)
+    tables = with_public_sources(collapse_editions(tables, selection))
     tables.utterances = strip_gutenberg_licence(tables.utterances, selection)
     if tables.utterances.num_rows == 0:
         raise CorpusError(f"no utterances of public-domain books are left to release from {shard_dir}")
@@ -480,7 +501,8 @@ def build_release(
             name: write_config(building, name, split_table(name, getattr(tables, name), config), config)
             for name in CONFIGS
         }
-        release = Release(building, repo_id, config, configs, selection, tables)
+        units = count_split_units(tables.utterances, config)
+        release = Release(building, repo_id, config, configs, selection, tables, units)
         write_card(release, report)
         if validate:
             validate_release(release)

@@ -219,10 +219,33 @@ def _splits(release: Release) -> str:
         note += f" {' and '.join(unsplit)} are not partitioned by {unit}: all their rows are in `{WHOLE_TABLE_SPLIT}`."
     return (
         f"## Splits and sizes\n\nSplit by **{unit}**: every {unit} lies in exactly one split. Its split is fixed "
-        f"by a salted SHA-256 of its id (seed {config.seed}) against the shares {shares}, so it stays put when "
-        f"other books are added in later releases. Splits with no rows are left out.{note}\n\n"
+        f"by a salted SHA-256 of its id (seed {config.seed}) against the target shares {shares}, so it stays put "
+        f"when other books are added in later releases. {_splits_made(release)}{note}\n\n"
         f"| config | split | rows | files | KiB |\n|---|---|---|---|---|\n{rows}"
     )
+
+
+def _splits_made(release: Release) -> str:
+    """The splits this release has, with their share of the split units, and the ones left empty."""
+    unit = release.config.split_by.value
+    total = sum(release.split_units.values())
+    made = ", ".join(
+        f"{name} {count} {_units(unit, count)} ({count / total:.0%})"
+        for name, count in release.split_units.items() if count
+    )
+    text = f"The splits made, of {total} {_units(unit, total)}: {made}."
+    empty = release.empty_splits
+    if empty:
+        names = " and ".join(f"`{name}`" for name in empty)
+        text += (
+            f" {names} {'is' if len(empty) == 1 else 'are'} empty: no {unit} fell into "
+            f"{'it' if len(empty) == 1 else 'them'}, so this release has no such split."
+        )
+    return text
+
+
+def _units(unit: str, count: int) -> str:
+    return unit if count == 1 else f"{unit}s"
 
 
 def _sources(release: Release) -> str:
@@ -250,7 +273,8 @@ def _sources(release: Release) -> str:
     ]
     return (
         "## Sources\n\nThe novels are public-domain texts, most from Project Gutenberg (https://www.gutenberg.org); "
-        "`source` in the `books` config says where each text was read from. A book is released only if Project "
+        "`source` in the `books` config is each text's Project Gutenberg page (or, for a text from elsewhere, its "
+        "file name). A book is released only if Project "
         "Gutenberg lists it as public domain in the USA, or if the publisher of this release vouches for it (listed "
         "below). Project Gutenberg's header, footer, licence and trademark text are not part of this dataset, which "
         "is not affiliated with or endorsed by Project Gutenberg.\n\n"

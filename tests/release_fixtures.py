@@ -36,6 +36,7 @@ class FakeBook:
     characters: tuple[tuple[str, str], ...] = (("anne", "Anne"), ("ben", "Ben"), ("cora", "Cora"))
     lines: int = 9
     extra_utterances: list[dict] = field(default_factory=list)  # (text, context) overrides appended at the end
+    source: str | None = None  # where the text was read from (default: its canonical Gutenberg page)
 
 
 def _utterance(book_id: str, quote_id: int, speaker: tuple[str, str] | None, text: str, context: str) -> dict:
@@ -93,7 +94,7 @@ def write_run(shard_dir: Path, books: list[FakeBook]) -> Path:
         book_rows.append(
             {
                 "book_id": book.book_id, "title": book.title, "author": book.author, "language": "en",
-                "issued": None, "rights": book.rights, "source": f"https://www.gutenberg.org/ebooks/{book.book_id}",
+                "issued": None, "rights": book.rights, "source": book.source or f"https://www.gutenberg.org/ebooks/{book.book_id}",
                 "text_sha256": hashlib.sha256(book.book_id.encode()).hexdigest(), "chars": 10_000,
                 "quotations": len(utterances), "characters": len(book.characters),
                 "pipeline_version": schema.PIPELINE_VERSION,

@@ -84,6 +84,27 @@ def test_cli_writes_shards_whose_offsets_point_at_the_quotes(fetched: Path, tmp_
     assert "Margaret Hale (101:margaret-hale)" in shown and "I am never late" in shown
 
 
+def test_summary_shows_what_each_min_confidence_keeps(fetched: Path, tmp_path: Path) -> None:
+    """'433 (100 %) attributed' hid confidences down to 0.18: the summary counts each level's survivors."""
+    out = tmp_path / "run"
+    first = json.loads(invoke("attribute", fetched, "--out", out, "--json").stdout)
+    levels = [f"{level:g}" for level in attribute.CONFIDENCE_LEVELS]
+    for result in first:
+        assert list(result["confident"]) == levels
+        counts = [result["confident"][level] for level in levels]
+        assert result["attributed"] >= counts[0] >= counts[1] >= counts[2]
+    assert any(r["confident"]["0.95"] < r["attributed"] for r in first)  # the harbour has uncertain speakers
+    again = json.loads(invoke("attribute", fetched, "--out", out, "--json").stdout)
+    assert [r["status"] for r in again] == ["skipped", "skipped"]
+    assert [r["confident"] for r in again] == [r["confident"] for r in first]
+    strict = json.loads(invoke("attribute", fetched, "--out", tmp_path / "strict", "--min-confidence", "0.8",
+                               "--json").stdout)
+    assert [r["attributed"] for r in strict] == [r["confident"]["0.8"] for r in first]
+    table = invoke("attribute", fetched, "--out", out).stdout
+    total = sum(r["quotations"] for r in first)
+    assert "≥0.8" in table and f"All books: {total} quotations" in " ".join(table.split())
+
+
 def test_curated_cast_and_min_confidence(tmp_path: Path) -> None:
     cast = tmp_path / "cast.csv"
     cast.write_text(

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from urllib3.util.retry import Retry
 
 from corpus.client import ClientConfig, GutenbergClient, MirrorUnreachable, resolve_mirror
 from corpus.errors import CorpusError
@@ -96,13 +97,39 @@ def test_minimum_delay_between_requests_to_one_host(site: Path, tmp_path: Path) 
         assert all(b - a >= 0.18 for a, b in zip(times, times[1:]))
 
 
-def test_unreachable_mirror(tmp_path: Path) -> None:
+def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = ClientConfig(mirror=f"http://127.0.0.1:{port}", min_delay=0, retries=1, backoff_factor=0.01)
+        return probe.getsockname()[1]
+
+
+@pytest.fixture()
+def backoff_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The backoff waits urllib3's Retry asks for (recorded, not slept)."""
+    waits: list[float] = []
+    monkeypatch.setattr(Retry, "sleep", lambda self, response=None: waits.append(self.get_backoff_time()))
+    return waits
+
+
+def test_unreachable_mirror_fails_at_once(tmp_path: Path, backoff_sleeps: list[float]) -> None:
+    """A host that never answered and refuses (or has no address) is not retried: the default policy's
+    5 retries with 1 s backoff made `corpus search` stall 31 s before its bundled-catalog fallback."""
+    config = ClientConfig(mirror=f"http://127.0.0.1:{_closed_port()}", min_delay=0)
     with GutenbergClient(config) as client, pytest.raises(MirrorUnreachable, match="connection refused"):
         client.download(REL, tmp_path / "pg7.txt")
+    assert backoff_sleeps == []
+
+
+def test_a_mirror_that_answered_before_is_retried_when_it_goes_away(site: Path, tmp_path: Path,
+                                                                    backoff_sleeps: list[float]) -> None:
+    with GutenbergServer(site) as server:
+        client = _client(server)
+        assert client.download(REL, tmp_path / "first.txt") is not None
+    client.session.close()  # drop the kept-alive connection, which the stopped server's handler thread still serves
+    # the mirror went down mid-run: it may be restarting, so the backoff is worth waiting for
+    with client, pytest.raises(MirrorUnreachable, match="connection refused"):
+        client.download(REL, tmp_path / "second.txt")
+    assert len(backoff_sleeps) == FAST.retries
 
 
 @pytest.mark.parametrize("as_url", [False, True])

@@ -7,14 +7,19 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
+import requests
+from urllib3.util.retry import Retry
 
 from corpus.client import ClientConfig, sha256_file
 from corpus.clean import PUBLIC_DOMAIN_USA
-from corpus.fetch import FetchConfig, fetch_books, load_catalog
+from corpus.errors import CorpusError
+from corpus.fetch import LOCK_NAME, FetchConfig, fetch_books, load_catalog
 from tests.cli_runner import assert_one_line_error, run_main
 from tests.gutenberg_server import GutenbergServer, gutenberg_file, write_book, write_catalog
 
@@ -135,6 +140,19 @@ def test_catalog_from_mirror_then_bundled_fallback(tmp_path: Path) -> None:
     assert note.startswith("note: the mirror has no cache/epub/feeds/pg_catalog.csv") and len(entries) >= 3
 
 
+def test_catalog_falls_back_at_once_without_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No network (a refused connection here; an unknown host name behaves the same): the bundled catalog, with
+    no retry backoff (the default 5 retries used to stall `corpus search` 31 s) and a short connect timeout."""
+    waits, timeouts = [], []
+    monkeypatch.setattr(Retry, "sleep", lambda self, response=None: waits.append(self.get_backoff_time()))
+    real_get = requests.Session.get
+    monkeypatch.setattr(requests.Session, "get",
+                        lambda self, url, **kw: timeouts.append(kw["timeout"]) or real_get(self, url, **kw))
+    entries, note = load_catalog(ClientConfig(mirror=f"http://127.0.0.1:{_closed_port()}"), tmp_path / "cache")
+    assert "connection refused" in note and "bundled catalog" in note and len(entries) >= 3
+    assert waits == [] and timeouts == [(FetchConfig.catalog_connect_timeout, ClientConfig.read_timeout)]
+
+
 def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -206,3 +224,56 @@ def test_kill_minus_nine_then_resume(tmp_path: Path) -> None:
         meta = json.loads((out / f"{book_id}.json").read_text(encoding="utf-8"))
         assert meta["text_sha256"] == sha256_file(out / f"{book_id}.txt")
     assert not list(tmp_path.rglob("*.part"))
+
+
+def _empty_folders(root: Path) -> list[Path]:
+    return [d for d in root.rglob("*") if d.is_dir() and not any(d.iterdir())]
+
+
+def test_a_book_the_mirror_lacks_leaves_no_empty_folders(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    write_book(site, 2, gutenberg_file(2, "Two", "Ann Author").encode("utf-8"))
+    with GutenbergServer(site) as server:
+        for mirror in (server.url, str(site)):
+            out = tmp_path / ("http" if mirror.startswith("http") else "folder")
+            config = FetchConfig(out_dir=out, client=ClientConfig(**{**vars(FAST), "mirror": mirror}))
+            [result] = fetch_books([99999999], config)
+            assert result.status == "failed" and "not on the mirror" in result.error
+            assert _empty_folders(out) == []
+
+
+def test_a_second_fetch_of_the_same_folder_waits_for_the_first(tmp_path: Path) -> None:
+    out = tmp_path / "books"
+    out.mkdir()
+    config = FetchConfig(out_dir=out, client=ClientConfig(mirror=str(SAMPLE)), lock_timeout=0.2)
+    holding = threading.Event()
+
+    def other_fetch() -> None:  # holds the folder's lock for 2 s, as a running fetch does
+        with FileLock(out.resolve() / LOCK_NAME):
+            holding.set()
+            time.sleep(2.0)
+
+    other = threading.Thread(target=other_fetch)
+    other.start()
+    assert holding.wait(10)
+    with pytest.raises(CorpusError, match="another `corpus fetch` is still writing"):
+        fetch_books([46], config)
+    waited: list[Path] = []
+    [result] = fetch_books([46], FetchConfig(**{**vars(config), "lock_timeout": 60.0}), on_wait=waited.append)
+    other.join()
+    assert result.status == "downloaded" and waited == [out.resolve()]
+
+
+def test_two_fetch_processes_into_one_folder_both_end_with_complete_books(tmp_path: Path) -> None:
+    out = tmp_path / "books"
+    command = [sys.executable, "-c", "from corpus.cli import main; main()", "fetch", "46", "43", "55", "--json",
+               *fast_args(str(SAMPLE), out)]
+    processes = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+    outputs = [p.communicate(timeout=120) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs
+    statuses = [sorted(r["status"] for r in json.loads(stdout)) for stdout, _ in outputs]
+    assert sorted(statuses) == [["downloaded"] * 3, ["up to date"] * 3]  # the second waited, then found them done
+    for book_id in (46, 43, 55):
+        meta = json.loads((out / f"{book_id}.json").read_text(encoding="utf-8"))
+        assert meta["text_sha256"] == sha256_file(out / f"{book_id}.txt")

@@ -137,6 +137,58 @@ def test_book_split_keeps_each_book_in_one_split_and_is_deterministic(run_dir: P
     assert digests(reseeded.folder) != digests(first.folder)
 
 
+def _public_text(path: Path) -> str:
+    """A release file as text: Parquet files as their rows, the rest as read."""
+    if path.suffix == ".parquet":
+        return json.dumps(pq.read_table(path).to_pylist(), default=str) + str(pq.read_metadata(path).metadata)
+    return path.read_text(encoding="utf-8", errors="replace")
+
+
+def test_release_cites_canonical_gutenberg_urls_and_no_local_paths_or_hosts(tmp_path: Path):
+    mirror = tmp_path / "home" / "someone" / "mirror"
+    books = [
+        FakeBook("46", "A Christmas Carol", "Dickens, Charles", source=(mirror / "cache/epub/46/pg46.txt").as_uri()),
+        FakeBook("43", "Jekyll and Hyde", "Stevenson, Robert Louis",
+                 source="http://127.0.0.1:8123/gutenberg/cache/epub/43/pg43-images.html"),
+        FakeBook("55", "The Wonderful Wizard of Oz", "Baum, L. Frank",
+                 source="https://user:secret@mirror.internal.example:8443/gutenberg/files/55/55-0.txt"),
+        FakeBook("mine", "My Novel", "Me", rights=None, source=str(tmp_path / "home" / "someone" / "my_novel.txt")),
+    ]
+    run = write_run(tmp_path / "shards", books)
+    release = build_release(run, tmp_path / "release", REPO, ReleaseConfig(assume_public_domain=("mine",)))
+    sources = {r["book_id"]: r["source"] for rows in released(release.folder, "books").values() for r in rows}
+    assert sources == {"46": "https://www.gutenberg.org/ebooks/46", "43": "https://www.gutenberg.org/ebooks/43",
+                       "55": "https://www.gutenberg.org/ebooks/55", "mine": "my_novel.txt"}
+    forbidden = (str(tmp_path), "file:", "/home/", "127.0.0.1", "localhost", "mirror.internal", "8123", "secret")
+    files = [p for p in release.folder.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".parquet" for p in files) and any(p.name == "README.md" for p in files)
+    for path in files:
+        text = _public_text(path)
+        assert not [f for f in forbidden if f in text], path
+
+
+def test_card_states_the_splits_made_and_reports_an_empty_one(tmp_path: Path, monkeypatch, capsys):
+    """Three books rarely fill train/validation/test at 80/10/10: the card says what was made, the CLI warns."""
+    books = [FakeBook(i, f"Book {i}", "An Author") for i in ("46", "43", "55")]
+    seed = next(s for s in range(100) if "test" not in {split_of(b.book_id, ReleaseConfig(seed=s)) for b in books}
+                and len({split_of(b.book_id, ReleaseConfig(seed=s)) for b in books}) == 2)
+    run = write_run(tmp_path / "shards", books)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    code, stdout, stderr = run_corpus(monkeypatch, capsys, "release", str(run), "--repo-id", REPO, "--dry-run",
+                                      "--out", str(tmp_path / "release"), "--seed", str(seed))
+    assert code == 0, stderr
+    assert "warning: split 'test' is empty: none of the 3 book(s) fell into it" in " ".join(stderr.split())
+    card = " ".join((tmp_path / "release" / "README.md").read_text(encoding="utf-8").split())
+    made = {split_of(b.book_id, ReleaseConfig(seed=seed)) for b in books}
+    counts = {s: sum(split_of(b.book_id, ReleaseConfig(seed=seed)) == s for b in books) for s in made}
+    expected = ", ".join(f"{s} {counts[s]} book{'s' if counts[s] > 1 else ''} ({counts[s] / 3:.0%})"
+                         for s, _ in ReleaseConfig().splits if s in counts)
+    assert f"The splits made, of 3 books: {expected}." in card
+    assert "`test` is empty: no book fell into it, so this release has no such split." in card
+    assert "target shares train 80%, validation 10%, test 10%" in card
+    assert {s["split"] for c in card_yaml(tmp_path / "release")["configs"] for s in c["data_files"]} == made
+
+
 @pytest.mark.parametrize("unit", [SplitUnit.CHARACTER, SplitUnit.LINE])
 def test_character_and_line_splits(run_dir: Path, tmp_path: Path, unit: SplitUnit):
     release = build_release(run_dir, tmp_path / "release", REPO, ReleaseConfig(split_by=unit))

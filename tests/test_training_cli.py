@@ -112,3 +112,36 @@ def test_the_console_script_reports_one_line(tmp_path: Path) -> None:
                              "--out", str(tmp_path / "adapter")], capture_output=True, text=True, timeout=120)
     assert_one_line_error(result.returncode, result.stderr, "no finished persona run")
     assert not (tmp_path / "adapter").exists()
+
+
+# Runs the console script's main() in a fresh interpreter and reports, at exit, whether torch was imported.
+_PROBE = ("import atexit, sys; atexit.register(lambda: print('torch imported' if 'torch' in sys.modules "
+          "else 'torch not imported')); from training.cli import main; sys.argv[0] = 'training'; main()")
+
+
+def _bad_arguments(tmp: Path, run: Path) -> list[tuple[list[str], str]]:
+    missing = str(tmp / "missing_dir")
+    return [
+        (["fit", "--basis", missing, "--out", str(tmp / "f"), "--character", "x"], "no finished persona run"),
+        (["fit", "--basis", str(run), "--out", str(tmp / "f"), "--lines", missing, "--character", "x"],
+         "cannot read lines file"),
+        (["fit", "--basis", str(run), "--out", str(tmp / "f"), "--shards", missing], "shard directory not found"),
+        (["fit", "--basis", str(run), "--out", str(run), "--character", "x"], "already holds a run"),
+        (["fit", "--basis", missing, "--out", str(tmp / "f"), "--shots", "-1"], "--shots must be non-negative"),
+        (["generate", "--run", str(run), "--blend", "46:scrooge 0.7,46:bob-cratchit=0.3", "--prompt", "Hi."],
+         "--blend wants NAME=WEIGHT"),
+        (["generate", "--run", missing, "--character", "x", "--prompt", "Hi."], "no finished persona run"),
+        (["pretrain", "--shards", missing, "--model", "m", "--out", str(tmp / "p")], "shard directory not found"),
+        (["pretrain", "--shards", missing, "--model", "m", "--out", str(tmp / "p"), "--k", "0"], "--k must be"),
+        (["export", "--run", missing, "--character", "x", "--out", str(tmp / "a")], "no finished persona run"),
+        (["evaluate", "--run", missing, "--out", str(tmp / "e.json")], "no finished persona run"),
+    ]
+
+
+def test_bad_arguments_are_reported_before_torch_is_imported(pretrained_run, tmp_path) -> None:
+    """Paths and options are checked before the 10-30 s import of torch and transformers."""
+    for args, fragment in _bad_arguments(tmp_path, pretrained_run):
+        result = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, timeout=120)
+        assert_one_line_error(result.returncode, result.stderr, fragment)
+        assert result.stdout.strip() == "torch not imported", (args, result.stdout)
+        assert not (tmp_path / "f").exists() and not (tmp_path / "p").exists()

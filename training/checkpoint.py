@@ -28,12 +28,16 @@ from safetensors.torch import load_file, save_file
 from corpus.errors import CorpusError
 from corpus.shards import atomic_write_bytes
 from training.config import SoftPromptConfig, config_from_dict, config_to_dict
+from training.run_files import (  # noqa: F401  (re-exported: the trainer and tests name them through here)
+    CHECKPOINTS,
+    LATEST,
+    METRICS_FILE,
+    PERSONA_CONFIG,
+    PERSONA_WEIGHTS,
+    latest_checkpoint,
+    require_finished_run,
+)
 
-PERSONA_WEIGHTS = "persona.safetensors"
-PERSONA_CONFIG = "persona.json"
-METRICS_FILE = "metrics.jsonl"
-CHECKPOINTS = "checkpoints"
-LATEST = "latest"
 TRAINER_STATE = "trainer_state.safetensors"
 TRAINER_STATE_CONFIG = "trainer_state.json"
 BASIS_KEY, MIXTURE_KEY = "basis", "mixture_logits"
@@ -87,9 +91,7 @@ def read_persona(folder: Path) -> PersonaRun:
     """Load a finished run (or one checkpoint folder); CorpusError when it is missing or damaged."""
     folder = Path(folder)
     config_path, weights_path = folder / PERSONA_CONFIG, folder / PERSONA_WEIGHTS
-    if not config_path.is_file():
-        hint = " (it has checkpoints: finish it with --resume)" if (folder / CHECKPOINTS / LATEST).exists() else ""
-        raise CorpusError(f"no finished persona run in {folder}: {PERSONA_CONFIG} is missing{hint}")
+    require_finished_run(folder)
     try:
         document = json.loads(config_path.read_text(encoding="utf-8"))
         weights = weights_path.read_bytes()
@@ -154,15 +156,6 @@ def write_checkpoint(run_dir: Path, run: PersonaRun, optimizer: torch.optim.Opti
         if old.name != name:
             shutil.rmtree(old, ignore_errors=True)
     return final
-
-
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The latest complete checkpoint folder of a run, or None."""
-    pointer = Path(run_dir) / CHECKPOINTS / LATEST
-    if not pointer.is_file():
-        return None
-    folder = pointer.parent / pointer.read_text(encoding="utf-8").strip()
-    return folder if folder.is_dir() else None
 
 
 def read_checkpoint(folder: Path) -> tuple[PersonaRun, dict[str, Any], dict[str, torch.Tensor]]:

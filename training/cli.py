@@ -9,7 +9,10 @@ import typer
 from rich.console import Console
 
 from corpus.errors import run_cli
+from corpus.shards import utterance_shards
+from training.arguments import require_file, require_one_persona
 from training.config import DataConfig, GenerateConfig, SoftPromptConfig, TrainConfig, help_of
+from training.run_files import check_out_folder, require_finished_run
 
 app = typer.Typer(
     help="Learn soft-prompt personas from corpus shards.",
@@ -69,8 +72,6 @@ def pretrain(
     resume: bool = typer.Option(False, help="continue the run in --out from its latest checkpoint"),
 ) -> None:
     """Learn a shared basis of K soft prompts and every eligible character's mixture weights."""
-    from training.trainer import pretrain as run_pretrain
-
     data = DataConfig(
         min_confidence=min_confidence, min_lines=min_lines, books=tuple(b for b in books.split(",") if b),
         heldout_fraction=heldout_fraction, split_seed=split_seed, context_tokens=context_tokens,
@@ -79,6 +80,12 @@ def pretrain(
     prompt = SoftPromptConfig(k=k, length=length, mixture=mixture, temperature=temperature, init_seed=init_seed)
     train = _train_config(objective, kl_weight, lr, weight_decay, steps, batch_size, grad_accumulation, seed, device,
                           checkpoint_every, log_every, speaker_weight, speaker_rivals)
+    for config in (data, prompt, train):
+        config.validate()
+    utterance_shards(shards)
+    check_out_folder(out, resume)
+    from training.trainer import pretrain as run_pretrain  # torch and transformers: only once the arguments are good
+
     result = run_pretrain(shards, model, out, data, prompt, train, resume=resume, show_progress=True)
     console.print(f"pretrained {len(result.character_ids)} characters for {result.step} steps -> {result.out}")
 
@@ -110,10 +117,17 @@ def fit(
     resume: bool = typer.Option(False, help="continue the run in --out from its latest checkpoint"),
 ) -> None:
     """Learn the K mixture weights of one or several characters from a few lines each, the basis frozen."""
-    from training.trainer import fit as run_fit
-
     train = _train_config(objective, kl_weight, lr, weight_decay, steps, batch_size, grad_accumulation, seed, device,
                           checkpoint_every, log_every, speaker_weight, speaker_rivals, shots)
+    train.validate()
+    require_finished_run(basis)
+    check_out_folder(out, resume)
+    if shards is not None:
+        utterance_shards(shards)
+    require_file(lines, "lines file")
+    require_file(sheet, "character sheet")
+    from training.trainer import fit as run_fit  # torch and transformers: only once the arguments are good
+
     result = run_fit(basis, out, character=character, shards=shards, lines_file=lines, sheet_file=sheet,
                      train_config=train, model_ref=model, resume=resume, show_progress=True)
     console.print(f"fitted {', '.join(result.character_ids)} for {result.step} steps -> {result.out}")
@@ -127,6 +141,7 @@ def export(
     model: Optional[str] = typer.Option(None, help="base model (default: the run's)"),
 ) -> None:
     """Write a character's persona prompt as a PEFT PromptTuning adapter."""
+    require_finished_run(run)
     from training.export import export_adapter
 
     console.print(f"PEFT adapter -> {export_adapter(run, character, out, model)}")
@@ -146,6 +161,8 @@ def generate(
     model: Optional[str] = typer.Option(None, help="base model (default: the run's)"),
 ) -> None:
     """Say the character's (or the blend's) next line after --prompt."""
+    require_one_persona(character, blend)
+    require_finished_run(run)
     from training.generate import generate_line
 
     config = GenerateConfig(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed, device=device)
@@ -171,6 +188,9 @@ def evaluate(
     """Held-out NLL, speaker identification (and few-shot curve) of a run's personas against no prompt."""
     import json
 
+    require_finished_run(run)
+    if shards is not None:
+        utterance_shards(shards)
     from corpus.shards import atomic_write_bytes
     from training.evaluate import EvalConfig, evaluate_run, parse_shots
 

@@ -94,7 +94,7 @@ class TrainConfig:
     device: Device = _help("auto", "auto: CUDA when available, else CPU")
     checkpoint_every: int = _help(50, "optimizer steps between checkpoints (a kill loses at most this many)")
     log_every: int = _help(1, "optimizer steps between metric log lines")
-    shots: int | None = _help(None, "fit only: use at most this many training lines per character (default: all)")
+    shots: int | None = _help(None, "fit on at most this many of each character's training lines (default: all of them)")
     speaker_weight: float = _help(0.0, "weight of the speaker term: cross-entropy over the book's characters of "
                                        "which persona makes the line likeliest (0: off; costs a pass per rival)")
     speaker_rivals: int = _help(3, "characters of the same book each line is contrasted with under --speaker-weight")

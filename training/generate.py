@@ -7,28 +7,12 @@ from pathlib import Path
 import torch
 
 from corpus.errors import CorpusError
+from training.arguments import parse_blend, require_one_persona
 from training.config import DataConfig, GenerateConfig, config_from_dict
 from training.data import CLOSE_QUOTE, PARAGRAPH_BREAK, document_lead, example_prefix, resolve_character, token_budget
 from training.export import persona_model
 from training.modeling import max_positions, resolve_device
 from training.soft_prompt import PersonaPromptModel
-
-
-def parse_blend(spec: str) -> list[tuple[str, float]]:
-    """"A=0.7,B=0.3" -> [("A", 0.7), ("B", 0.3)]; CorpusError when malformed or not positive."""
-    parts = []
-    for item in spec.split(","):
-        name, sep, share = item.rpartition("=")
-        try:
-            value = float(share)
-        except ValueError:
-            value = float("nan")
-        if not sep or not name.strip() or not value >= 0:
-            raise CorpusError(f"--blend wants NAME=WEIGHT pairs separated by commas, got {item!r}")
-        parts.append((name.strip(), value))
-    if sum(v for _, v in parts) <= 0:
-        raise CorpusError("--blend weights must not all be zero")
-    return parts
 
 
 def blend_weights(
@@ -51,8 +35,7 @@ def generate_line(
     model_ref: str | None = None,
 ) -> str:
     """The line the persona (a character, or a blend of characters' mixture weights) says after `prompt`."""
-    if (character is None) == (blend is None):
-        raise CorpusError("give exactly one of --character or --blend")
+    require_one_persona(character, blend)
     device = resolve_device(config.device)
     model, tokenizer, run = persona_model(run_dir, model_ref)
     model.to(device)

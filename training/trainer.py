@@ -27,6 +27,7 @@ from training.data import (
 )
 from training.modeling import load_base_model, max_positions, resolve_device
 from training.objectives import SheetTeacher, persona_loss, sample_rivals
+from training.run_files import check_out_folder
 from training.soft_prompt import PersonaPromptModel
 
 
@@ -50,14 +51,6 @@ class TrainingJob:
     pad_id: int
     run: PersonaRun  # identity and metadata; its tensors are refreshed from the model when saved
     groups: torch.Tensor  # [n_characters] book of each character, as an integer: rivals of the speaker term
-
-
-def _check_out(out: Path, resume: bool) -> None:
-    has_run = (out / checkpoint.PERSONA_CONFIG).exists() or (out / checkpoint.CHECKPOINTS).exists()
-    if resume and checkpoint.latest_checkpoint(out) is None:
-        raise CorpusError(f"nothing to resume in {out}: it has no checkpoint")
-    if not resume and has_run:
-        raise CorpusError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
 
 
 def _teacher(model: PersonaPromptModel, cache: TokenCache, sheets: list[str], budget: int) -> SheetTeacher:
@@ -88,7 +81,7 @@ def pretrain(
     for config in (data_config, prompt_config, train_config):
         config.validate()
     out = Path(out)
-    _check_out(out, resume)
+    check_out_folder(out, resume)
     device = resolve_device(train_config.device)
     corpus = load_corpus(shards, data_config)
     ids = corpus.pretrain_ids
@@ -144,7 +137,7 @@ def fit(
     """
     train_config.validate()
     out = Path(out)
-    _check_out(out, resume)
+    check_out_folder(out, resume)
     device = resolve_device(train_config.device)
     basis = checkpoint.read_persona(basis_run)
     data_config = data_config or config_from_dict(DataConfig, basis.meta.get("data", {}))

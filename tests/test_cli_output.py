@@ -1,0 +1,72 @@
+"""What the CLIs print for a person at 80 columns: whole names, aliases and headers; option help without noise."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from corpus.persona_shards import write_book
+from corpus.personas import cast_table
+from tests.attribute_fixtures import harbour_attribution, harbour_text
+
+ROOT = Path(__file__).resolve().parents[1]
+WIDTH = 80
+
+
+def _run(*args: str) -> str:
+    """stdout of a console script run as in a pipe (not a terminal) at WIDTH columns."""
+    env = {**os.environ, "COLUMNS": str(WIDTH)}
+    result = subprocess.run([sys.executable, "-c", f"from {args[0]}.cli import main; main()", *args[1:]], cwd=ROOT,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run with a character of many long aliases (as Scrooge has), written through the shard writer."""
+    attribution = harbour_attribution(harbour_text())
+    margaret = dataclasses.replace(attribution.characters[0], aliases=[
+        "Margaret", "Meg", "Miss Hale", "Miss Margaret Hale", "Margaret Hale of Helstone", "Young Miss Hale"])
+    attribution.characters[0] = margaret
+    out = tmp_path_factory.mktemp("run")
+    write_book(out, "harbour", harbour_text(), attribution)
+    return out
+
+
+def test_characters_keeps_names_aliases_and_headers_whole_at_80_columns(run_dir: Path) -> None:
+    printed = _run("corpus", "characters", str(run_dir))
+    lines = printed.splitlines()
+    assert all(len(line) <= WIDTH for line in lines) and "…" not in printed
+    header = lines[0].split()
+    assert header[:2] == ["name", "(aliases)"] and {"lines", "words", "gender", "mentions", "id"} <= set(header)
+    rows = cast_table(run_dir, None)
+    for row in rows:
+        assert any(line.startswith(row["name"]) for line in lines), row["name"]  # a name is never wrapped
+        assert re.search(rf"\b{re.escape(row['character_id'])}\s*$", printed, re.M), row["character_id"]
+        if row["aliases"]:
+            assert _flat("; ".join(row["aliases"])) in _flat(printed)  # aliases wrap but are never cut
+    assert any(len(r["aliases"]) == 6 for r in rows)
+
+
+@pytest.mark.parametrize("command", [("corpus", "characters"), ("corpus", "attribute"), ("training", "fit"),
+                                     ("training", "pretrain")])
+def test_help_shows_no_type_for_flags(command: tuple[str, str]) -> None:
+    printed = _run(*command, "--help")
+    assert "--help" in printed and "<bool>" not in printed and "<path>" in printed
+
+
+def test_shots_help_says_what_it_does() -> None:
+    printed = _flat(_run("training", "fit", "--help").replace("│", " "))
+    assert "--shots <int> fit on at most this many of the character's training lines (default: all of them)" in printed
+    assert "fit only" not in printed and "None" not in printed
