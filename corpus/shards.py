@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -40,7 +40,7 @@ def _temp_file(path: Path) -> str:
     return tmp
 
 
-def _commit(tmp: str, path: Path, write) -> None:  # write: Callable[[str], None]
+def _commit(tmp: str, path: Path, write: Callable[[str], None]) -> None:
     """Run `write(tmp)`, then rename the temp file onto `path`; on any failure remove it and leave `path` as it was."""
     try:
         write(tmp)
