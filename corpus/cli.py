@@ -194,11 +194,13 @@ def attribute(
     with BookProgress(stderr, "attribute") as progress:
 
         def advance(result: BookResult) -> None:
-            progress.advance(f"{result.book_id} {result.status} ({result.quotations} quotations, {result.seconds:.1f} s)")
+            progress.advance(f"{result.book_id} {result.status} ({result.quotations} quotations, {result.seconds:.1f} s)",
+                             result.book_id)
             if result.warning:
                 progress.note(f"warning: {result.warning}")
 
-        results = attribute_books(inputs, out, config, on_result=advance, on_start=progress.start)
+        results = attribute_books(inputs, out, config, on_result=advance, on_start=progress.start,
+                                  on_progress=progress.step)
     if as_json:
         typer.echo(json.dumps([dataclasses.asdict(r) for r in results], indent=2))
         return

@@ -27,6 +27,8 @@ class BookProgress:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._talking = False  # off a terminal: whether the first heartbeat has been printed
+        self._inside: dict[str, tuple[int, int]] = {}  # book in progress -> (paragraphs parsed, paragraphs)
+        self._inside_tasks: dict[str, object] = {}  # book in progress -> its line under the bar
 
     def __enter__(self) -> "BookProgress":
         if self.console.is_terminal:
@@ -50,11 +52,24 @@ class BookProgress:
         if self._bar is not None:
             self._bar.update(self._task, total=total)
 
-    def advance(self, label: str) -> None:
-        """One more book is finished; `label` says what happened to it."""
+    def step(self, book_id: str, done: int, total: int) -> None:
+        """Within a book: `done` of its `total` paragraphs are parsed (a line of its own under the bar)."""
+        with self._lock:
+            self._inside[book_id] = (done, total)
+        if self._bar is None:
+            return
+        if book_id not in self._inside_tasks:
+            self._inside_tasks[book_id] = self._bar.add_task(f"  {book_id} paragraphs parsed", total=total)
+        self._bar.update(self._inside_tasks[book_id], completed=done, total=total)
+
+    def advance(self, label: str, book_id: str | None = None) -> None:
+        """One more book (`book_id`) is finished; `label` says what happened to it."""
         with self._lock:
             self.done += 1
+            self._inside.pop(book_id, None)
         if self._bar is not None:
+            if book_id in self._inside_tasks:
+                self._bar.remove_task(self._inside_tasks.pop(book_id))
             self._bar.update(self._task, advance=1, description=label)
         elif self._talking:
             self._log(f"{self._count()} {label}")
@@ -74,4 +89,6 @@ class BookProgress:
     def _beat(self) -> None:
         while not self._stop.wait(self.heartbeat):
             self._talking = True
-            self._log(f"{self._count()} books done, still working")
+            with self._lock:
+                inside = "".join(f"; {book} at {done}/{total} paragraphs" for book, (done, total) in self._inside.items())
+            self._log(f"{self._count()} books done{inside}, still working")

@@ -185,11 +185,16 @@ def test_killed_run_leaves_no_partial_shard_and_resumes(tmp_path: Path) -> None:
 
 
 def test_process_pool_writes_the_same_shards_as_in_process(fetched: Path, tmp_path: Path) -> None:
-    attribute_books([fetched], tmp_path / "local")
+    local_reports, pool_reports = [], []
+    attribute_books([fetched], tmp_path / "local", on_progress=lambda *r: local_reports.append(r))
     config = AttributeConfig(parallel=ParallelConfig(executor="process", workers=2))
-    results = attribute_books([fetched], tmp_path / "pool", config)
+    results = attribute_books([fetched], tmp_path / "pool", config, on_progress=lambda *r: pool_reports.append(r))
     assert [r.status for r in results] == ["attributed", "attributed"]
     assert_same_shards(tmp_path / "pool", tmp_path / "local")
+    # progress within each book (paragraphs parsed) reaches the caller, from this process and from the workers
+    for reports in (local_reports, pool_reports):
+        finished = {book: done for book, done, total in reports if done == total}
+        assert set(finished) == {"101", "102"} and all(done > 0 for done in finished.values())
 
 
 def test_ray_writes_the_same_shards_as_in_process(fetched: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

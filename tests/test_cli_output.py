@@ -93,3 +93,16 @@ def test_off_a_terminal_a_long_run_prints_log_lines_and_a_short_one_stays_quiet(
         progress.advance("46 downloaded")
         progress.advance("43 downloaded")
     assert quiet.getvalue() == ""
+
+
+def test_on_a_terminal_a_long_book_shows_its_own_progress() -> None:
+    """The bar counted whole books and sat at 0/3 for a long one: each book in progress gets its own line."""
+    output = io.StringIO()
+    console = Console(file=output, force_terminal=True, width=WIDTH)
+    with BookProgress(console, "attribute") as progress:
+        progress.start(3)
+        progress.step("1342", 256, 2000)
+        shown = {task.description: (task.completed, task.total) for task in progress._bar.tasks}
+        assert shown["  1342 paragraphs parsed"] == (256, 2000)
+        progress.advance("1342 attributed", "1342")
+        assert [task.description for task in progress._bar.tasks] == ["1342 attributed"]
