@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from corpus import schema, shards
+from corpus import progress, schema, shards
 from corpus.attribution import AttributionConfig, BookAttribution, attribute_book
 from corpus.booknlp import attribute_with_booknlp, require_booknlp
 from corpus.books import Book, BookSource, discover_books, read_book
@@ -88,10 +88,12 @@ def attribute_books(
     config: AttributeConfig | None = None,
     on_result: Callable[[BookResult], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    on_progress: progress.Sink | None = None,
 ) -> list[BookResult]:
     """Attribute every input book into `out_dir`; returns one result per book, in input order.
 
-    `on_start(number_of_books)` is called once the inputs are validated, `on_result` as each book ends.
+    `on_start(number_of_books)` is called once the inputs are validated, `on_result` as each book ends,
+    `on_progress(book_id, paragraphs_parsed, paragraphs)` while a book is parsed.
     """
     config = config or AttributeConfig()
     if config.backend not in BACKENDS:
@@ -118,7 +120,7 @@ def attribute_books(
         else:
             results[source.book_id] = _skipped_result(done, path)
             report(results[source.book_id])
-    for result in map_unordered(attribute_one, todo, config.parallel):
+    for result in map_unordered(attribute_one, todo, config.parallel, on_progress):
         results[result.book_id] = result
         report(result)
     write_run_tables(out_dir)
@@ -129,15 +131,8 @@ def attribute_one(task: BookTask) -> BookResult:
     """Attribute one book and write its shard (runs in a worker; spaCy is loaded once per process)."""
     started = time.perf_counter()
     book = read_book(task.source)
-    if task.config.backend == "booknlp":
-        attribution = task.config.attribution
-        book_attribution = attribute_with_booknlp(
-            book, task.out_dir / BOOKNLP_WORKDIR / book.book_id, attribution.spacy_model, attribution.min_confidence
-        )
-    else:
-        nlp = load_nlp(task.config.attribution.spacy_model)
-        cast = copy.deepcopy(list(task.cast)) if task.cast is not None else None
-        book_attribution = attribute_book(book.text, task.config.attribution, cast=cast, nlp=nlp)
+    with progress.book(book.book_id):
+        book_attribution = _attribution_of(book, task)
     path = write_book(
         task.out_dir,
         book.book_id,
@@ -151,6 +146,18 @@ def attribute_one(task: BookTask) -> BookResult:
         settings=task.settings,
     )
     return _attributed_result(book, book_attribution, path, time.perf_counter() - started)
+
+
+def _attribution_of(book: Book, task: BookTask) -> BookAttribution:
+    """The book's cast and speakers, by our sieve or by BookNLP."""
+    if task.config.backend == "booknlp":
+        attribution = task.config.attribution
+        return attribute_with_booknlp(
+            book, task.out_dir / BOOKNLP_WORKDIR / book.book_id, attribution.spacy_model, attribution.min_confidence
+        )
+    nlp = load_nlp(task.config.attribution.spacy_model)
+    cast = copy.deepcopy(list(task.cast)) if task.cast is not None else None
+    return attribute_book(book.text, task.config.attribution, cast=cast, nlp=nlp)
 
 
 def completed_shard(path: Path, text_sha256: str, settings: str) -> ShardInfo | None:

@@ -12,12 +12,12 @@ from rich import box
 from rich.console import Console, Group
 from rich.markup import escape
 from rich.padding import Padding
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from corpus.attribute import CONFIDENCE_LEVELS, DEFAULT_OUT_DIR, AttributeConfig, BookResult, attribute_books
 from corpus.attribution import AttributionConfig
+from corpus.cli_progress import BookProgress
 from corpus.client import ClientConfig
 from corpus.errors import CorpusError, run_cli
 from corpus.fetch import FetchConfig
@@ -127,16 +127,14 @@ def fetch(
         ids += [e.id for e in matches if e.id not in ids]
     if not ids:
         raise CorpusError("nothing to fetch: give book ids or --query")
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=stderr, transient=True, disable=not stderr.is_terminal) as progress:
-        task = progress.add_task("fetching", total=len(ids))
+    with BookProgress(stderr, "fetch", total=len(ids)) as progress:
 
         def advance(result) -> None:
-            progress.update(task, advance=1, description=f"{result.gutenberg_id} {result.status}")
+            progress.advance(f"{result.gutenberg_id} {result.status}")
 
         def wait(folder: Path) -> None:
-            progress.console.print(f"note: another `corpus fetch` is writing {folder}; waiting for it to finish "
-                                   f"(up to {config.lock_timeout:g} s)", markup=False, highlight=False)
+            progress.note(f"note: another `corpus fetch` is writing {folder}; waiting for it to finish "
+                          f"(up to {config.lock_timeout:g} s)")
 
         results = fetch_books(ids, config, by_id(entries), on_book=advance, on_wait=wait)
     if as_json:
@@ -193,19 +191,16 @@ def attribute(
         book_ids=tuple(book),
     )
     stderr = Console(stderr=True)
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=stderr, transient=True, disable=not stderr.is_terminal) as progress:
-        task = progress.add_task("reading inputs", total=None)
+    with BookProgress(stderr, "attribute") as progress:
 
         def advance(result: BookResult) -> None:
-            progress.update(task, advance=1, description=f"{result.book_id} {result.status}")
+            progress.advance(f"{result.book_id} {result.status} ({result.quotations} quotations, {result.seconds:.1f} s)",
+                             result.book_id)
             if result.warning:
-                progress.console.print(f"warning: {result.warning}", markup=False, highlight=False)
+                progress.note(f"warning: {result.warning}")
 
-        def start(total: int) -> None:
-            progress.update(task, total=total, description="attributing")
-
-        results = attribute_books(inputs, out, config, on_result=advance, on_start=start)
+        results = attribute_books(inputs, out, config, on_result=advance, on_start=progress.start,
+                                  on_progress=progress.step)
     if as_json:
         typer.echo(json.dumps([dataclasses.asdict(r) for r in results], indent=2))
         return

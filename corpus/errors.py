@@ -1,4 +1,5 @@
-"""The one exception type users can cause, and the CLI wrapper that reports it in one line."""
+"""The one exception type users can cause, and the CLI wrapper that reports it in one line (and keeps
+the commands' --help free of a `<bool>` type beside flags)."""
 
 from __future__ import annotations
 

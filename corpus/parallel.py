@@ -7,12 +7,14 @@ come back in completion order; a CorpusError raised in a worker is re-raised her
 from __future__ import annotations
 
 import multiprocessing
+import queue
 import socket
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence, TypeVar
 from urllib.parse import urlsplit
 
+from corpus import progress
 from corpus.errors import CorpusError
 
 EXECUTORS = ("local", "process", "ray")
@@ -20,6 +22,7 @@ EXECUTORS = ("local", "process", "ray")
 START_METHOD = "spawn"
 # Ray itself retries an unreachable cluster for minutes; a plain TCP connect says so in seconds.
 CONNECT_TIMEOUT_S = 10.0
+PROGRESS_POLL_S = 0.25  # how often the parent passes on the workers' progress reports
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -53,32 +56,61 @@ class ParallelConfig:
 
 
 def map_unordered(
-    fn: Callable[[Item], Result], items: Sequence[Item], config: ParallelConfig | None = None
+    fn: Callable[[Item], Result], items: Sequence[Item], config: ParallelConfig | None = None,
+    on_progress: progress.Sink | None = None,
 ) -> Iterator[Result]:
-    """fn(item) for every item, yielded as each finishes."""
+    """fn(item) for every item, yielded as each finishes; what `fn` reports to `corpus.progress` reaches
+    `on_progress` (from this process and from worker processes; not from Ray tasks)."""
     config = config or ParallelConfig()
     executor = config.resolved_executor()
     if not items:
         return iter(())
     if executor == "process":
-        return _process_map(fn, items, config.workers)
+        return _process_map(fn, items, config.workers, on_progress)
     if executor == "ray":
         return _ray_map(fn, items, config)
-    return (fn(item) for item in items)
+    return _local_map(fn, items, on_progress)
 
 
-def _process_map(fn: Callable[[Item], Result], items: Sequence[Item], workers: int) -> Iterator[Result]:
+def _local_map(fn: Callable[[Item], Result], items: Sequence[Item], on_progress: progress.Sink | None) -> Iterator[Result]:
+    for item in items:
+        previous = progress.set_sink(on_progress)
+        try:
+            result = fn(item)
+        finally:
+            progress.set_sink(previous)
+        yield result
+
+
+def _process_map(fn: Callable[[Item], Result], items: Sequence[Item], workers: int,
+                 on_progress: progress.Sink | None) -> Iterator[Result]:
     context = multiprocessing.get_context(START_METHOD)
-    with ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=context) as pool:
+    reports = context.Queue() if on_progress is not None else None
+    with ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=context,
+                             initializer=_send_progress_to, initargs=(reports,)) as pool:
         pending = {pool.submit(fn, item) for item in items}
         try:
             while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                done, pending = wait(pending, timeout=PROGRESS_POLL_S, return_when=FIRST_COMPLETED)
+                _drain(reports, on_progress)
                 for future in done:
                     yield future.result()
         finally:
             for future in pending:
                 future.cancel()
+
+
+def _send_progress_to(reports) -> None:  # reports: a multiprocessing queue, or None
+    """Worker initializer: this process's progress reports go onto the parent's queue."""
+    progress.set_sink(None if reports is None else lambda *report: reports.put(report))
+
+
+def _drain(reports, on_progress: progress.Sink | None) -> None:
+    while reports is not None and on_progress is not None:
+        try:
+            on_progress(*reports.get_nowait())
+        except queue.Empty:
+            return
 
 
 def _ray_map(fn: Callable[[Item], Result], items: Sequence[Item], config: ParallelConfig) -> Iterator[Result]:

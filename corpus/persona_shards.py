@@ -241,10 +241,7 @@ def write_book(
         }
     )
     table = shards.to_table(utterances, schema.UTTERANCES)
-    try:
-        return shards.write_table(table, shards.utterance_shard_path(shard_dir, book_id), file_schema)
-    except OSError as exc:
-        raise CorpusError(f"cannot write the shard of book {book_id} into {shard_dir}: {exc.strerror or exc}") from exc
+    return shards.write_table(table, shards.utterance_shard_path(shard_dir, book_id), file_schema)
 
 
 def read_shard_info(path: Path) -> ShardInfo:
@@ -276,10 +273,7 @@ def write_run_tables(shard_dir: Path) -> tuple[Path, Path]:
         info = read_shard_info(path)
         books.append(info.book_row)
         characters.extend(info.character_rows)
-    try:
-        return (
-            shards.write_rows(characters, Path(shard_dir) / schema.CHARACTERS_FILE, schema.CHARACTERS),
-            shards.write_rows(books, Path(shard_dir) / schema.BOOKS_FILE, schema.BOOKS),
-        )
-    except OSError as exc:
-        raise CorpusError(f"cannot write the run tables into {shard_dir}: {exc.strerror or exc}") from exc
+    return (
+        shards.write_rows(characters, Path(shard_dir) / schema.CHARACTERS_FILE, schema.CHARACTERS),
+        shards.write_rows(books, Path(shard_dir) / schema.BOOKS_FILE, schema.BOOKS),
+    )

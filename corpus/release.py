@@ -494,8 +494,11 @@ def build_release(
         raise CorpusError(f"no utterances of public-domain books are left to release from {shard_dir}")
     if tables.characters.num_rows == 0:
         raise CorpusError(f"the released books of {shard_dir} have no characters; nothing to release")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.building-"))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.building-"))
+    except OSError as exc:
+        raise shards.write_error(out, exc) from exc
     try:
         configs = {
             name: write_config(building, name, split_table(name, getattr(tables, name), config), config)

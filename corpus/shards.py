@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -23,21 +23,48 @@ def _umask() -> int:
 _FILE_MODE = 0o666 & ~_umask()  # what open() would give; mkstemp alone gives 0600
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temp file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def write_error(path: Path, exc: OSError) -> CorpusError:
+    """The one-line error of a failed write (disk full, read-only folder, a file where a folder should be)."""
+    reason = exc.strerror or str(exc)
+    return CorpusError(f"cannot write {path}: {reason}; nothing was changed there")
+
+
+def _temp_file(path: Path) -> str:
+    """A new temp file beside `path` (its folder created), named so a killed run's leftovers can be found."""
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise write_error(path, exc) from exc
+    os.close(fd)
+    return tmp
+
+
+def _commit(tmp: str, path: Path, write: Callable[[str], None]) -> None:
+    """Run `write(tmp)`, then rename the temp file onto `path`; on any failure remove it and leave `path` as it was."""
+    try:
+        write(tmp)
         os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
+    except OSError as exc:  # pyarrow's IO errors are OSErrors too
+        Path(tmp).unlink(missing_ok=True)
+        raise write_error(path, exc) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temp file in the same folder and a rename (CorpusError when it cannot)."""
+    path = Path(path)
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    _commit(_temp_file(path), path, write)
 
 
 def to_table(rows: Sequence[Mapping[str, object]], table_schema: pa.Schema) -> pa.Table:
@@ -49,21 +76,12 @@ def to_table(rows: Sequence[Mapping[str, object]], table_schema: pa.Schema) -> p
 
 
 def write_table(table: pa.Table, path: Path, table_schema: pa.Schema) -> Path:
-    """Validate `table` against `table_schema` and write it atomically as Parquet."""
+    """Validate `table` against `table_schema` and write it atomically as Parquet (CorpusError when it cannot)."""
     path = Path(path)
     if not table.schema.equals(table_schema, check_metadata=False):
         table = table.select(table_schema.names).cast(table_schema)
     table = table.replace_schema_metadata(table_schema.metadata)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp, compression="zstd")
-        os.chmod(tmp, _FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    _commit(_temp_file(path), path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
     return path
 
 

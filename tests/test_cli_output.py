@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from corpus.cli_progress import BookProgress
 from corpus.persona_shards import write_book
 from corpus.personas import cast_table
-from tests.attribute_fixtures import harbour_attribution, harbour_text
+from tests.attribute_fixtures import harbour_attribution, harbour_text, write_fetched_book
 
 ROOT = Path(__file__).resolve().parents[1]
 WIDTH = 80
@@ -70,3 +74,35 @@ def test_shots_help_says_what_it_does() -> None:
     printed = _flat(_run("training", "fit", "--help").replace("│", " "))
     assert "--shots <int> fit on at most this many of the character's training lines (default: all of them)" in printed
     assert "fit only" not in printed and "None" not in printed
+
+
+def test_off_a_terminal_a_long_run_prints_log_lines_and_a_short_one_stays_quiet() -> None:
+    """In CI or behind `| tee` a bar shows nothing for minutes: past the first heartbeat, lines do."""
+    output = io.StringIO()
+    console = Console(file=output, force_terminal=False, width=WIDTH)
+    with BookProgress(console, "attribute", heartbeat=0.2) as progress:
+        progress.start(3)
+        progress.advance("46 attributed")  # before the first heartbeat: quiet
+        time.sleep(0.5)
+        progress.advance("43 attributed")
+    lines = output.getvalue().splitlines()
+    assert lines[0] == "attribute: 1/3 books done, still working [0m00s]", lines
+    assert "attribute: 2/3 43 attributed [0m00s]" in lines and not [line for line in lines if "46" in line]
+    quiet = io.StringIO()
+    with BookProgress(Console(file=quiet, force_terminal=False), "fetch", total=2) as progress:
+        progress.advance("46 downloaded")
+        progress.advance("43 downloaded")
+    assert quiet.getvalue() == ""
+
+
+def test_on_a_terminal_a_long_book_shows_its_own_progress() -> None:
+    """The bar counted whole books and sat at 0/3 for a long one: each book in progress gets its own line."""
+    output = io.StringIO()
+    console = Console(file=output, force_terminal=True, width=WIDTH)
+    with BookProgress(console, "attribute") as progress:
+        progress.start(3)
+        progress.step("1342", 256, 2000)
+        shown = {task.description: (task.completed, task.total) for task in progress._bar.tasks}
+        assert shown["  1342 paragraphs parsed"] == (256, 2000)
+        progress.advance("1342 attributed", "1342")
+        assert [task.description for task in progress._bar.tasks] == ["1342 attributed"]
