@@ -262,7 +262,7 @@ def _join_target(name: ParsedName, clusters: list[list[ParsedName]], one_gender_
             match = [c for c in clusters if any(n.surname == name.given for n in c)
                      and _cluster_gender(c) != "female"]
             if len(match) > 1:  # a bare surname is the family's most mentioned man
-                match = [max(match, key=lambda c: sum(n.count for n in c))]
+                match = _surname_bearer(name.given, match)
         if not match:  # ... or the family's only member ("Bartlett" is Miss Bartlett), unless the bare
             # surname is the more frequent ("Fezziwig" is not Mrs. Fezziwig but her husband)
             match = [c for c in clusters if any(n.surname == name.given for n in c)
@@ -270,6 +270,15 @@ def _join_target(name: ParsedName, clusters: list[list[ParsedName]], one_gender_
         if not match:  # "Ghost" joins "the Ghost"
             match = [c for c in clusters if any(n.text == "the " + name.given for n in c)]
     return match[0] if len(match) == 1 else None
+
+
+def _surname_bearer(surname: str, men: list[list[ParsedName]]) -> list[list[ParsedName]]:
+    """Of a family's men, the one a bare surname stands for: the one the book calls "Mr. X" without a
+    given name, when one keeps that name to himself (the father beside "George X", the elder brother);
+    else the most mentioned."""
+    mister = [c for c in men if any(n.title in SURNAME_TITLES and n.given is None and n.surname == surname for n in c)
+              and not any(n.given for n in c)]
+    return mister if len(mister) == 1 else [max(men, key=lambda c: sum(n.count for n in c))]
 
 
 def _title_bearer(name: ParsedName, clusters: list[list[ParsedName]]) -> list[ParsedName] | None:
@@ -292,8 +301,9 @@ def cluster_names(counts: dict[str, int], together: Together = _never_together
     with surname X ("Mr. Marley" -> "Jacob Marley"); "Lady Catherine" joins "Lady Catherine de
     Bourgh", "Uncle Reggie" the one full name with given name Reggie; a bare given name (or
     diminutive) joins the one cluster with that given name (not one more often called "Lady
-    Catherine" than the bare "Kitty" is used), a bare surname the family's most mentioned man, a
-    bare "Ghost" the description "the Ghost". "Mrs. Charles Musgrove" (his wife) stays apart from
+    Catherine" than the bare "Kitty" is used), a bare surname the family's "Mr. X" if one man keeps
+    that name without a given name (else its most mentioned man), a bare "Ghost" the description
+    "the Ghost". "Mrs. Charles Musgrove" (his wife) stays apart from
     "Charles Musgrove". `together` tells names of two people apart (see `co_mentions`).
     """
     names: dict[str, ParsedName] = {}

@@ -174,3 +174,13 @@ def test_missing_and_binary_cast_csv(tmp_path):
     binary.write_bytes(b"\xff\xfe\x00name")
     with pytest.raises(CorpusError):
         read_cast_csv(binary)
+
+
+def test_a_bare_surname_is_the_man_the_book_calls_mr_x_not_his_son_with_a_given_name():
+    """Invented: the father is only ever "Mr. Harrow", the son "Tom Harrow"/"Tom"; "Harrow" alone is
+    the father even though the son is mentioned more."""
+    text = "\n\n".join(["Mr. Harrow looked at Tom."] * 4 + ["Tom sat."] * 6)
+    found = {main: {main, *aliases} for main, aliases, _, _ in
+             cluster_names({"Tom Harrow": 9, "Tom": 30, "Mr. Harrow": 8, "Harrow": 6}, co_mentions(text))}
+    assert found["Mr. Harrow"] == {"Mr. Harrow", "Harrow"}
+    assert found["Tom Harrow"] == {"Tom Harrow", "Tom"}

@@ -8,13 +8,14 @@ bare "Thorpe" to the most mentioned Thorpe, Isabella. With genders inferred from
   "Miss Dashwood" and Marianne); failing a surname, given name X ("Miss Marianne" is Marianne
   Dashwood). Of several such full names it joins one mentioned at least twice as often as any
   other ("Mr. Dashwood" is John, not his late father Henry), else none;
-- a bare surname held by a woman goes to the family's most mentioned man, if the family has one
-  ("Dashwood" is John Dashwood, not Marianne).
+- a bare surname held by a woman goes to the family's "Mr. X" if one man is called that without a
+  given name, else its most mentioned man, if the family has one ("Dashwood" is John Dashwood, not
+  Marianne).
 """
 
 from __future__ import annotations
 
-from corpus.characters import Character, ParsedName, Together, parse_name
+from corpus.characters import SURNAME_TITLES, Character, ParsedName, Together, parse_name
 
 JOINING_TITLES = {"Mr", "Miss", "Master"}  # not "Mrs. X": most often the wife of the full-named man
 DOMINANT = 2  # of several full names it could join, a titled name joins one mentioned this many times as often
@@ -74,6 +75,10 @@ def _move_bare_surnames(cast: list[Character], parsed: dict[str, ParsedName | No
             continue
         men = [c for c in cast if (n := parsed[c.slug]) and n.given and n.surname == name.surname
                and c.gender == "male"]
+        misters = [c for c in cast if (n := parsed[c.slug]) and n.title in SURNAME_TITLES and not n.given
+                   and n.surname == name.surname and c.gender == "male"]
+        if len(misters) == 1:  # the man the book calls "Mr. X" (the father beside "George X")
+            men = misters
         if men:
             man = max(men, key=lambda c: c.mentions)
             character.aliases.remove(name.surname)
