@@ -262,7 +262,7 @@ def _join_target(name: ParsedName, clusters: list[list[ParsedName]], one_gender_
             match = [c for c in clusters if any(n.surname == name.given for n in c)
                      and _cluster_gender(c) != "female"]
             if len(match) > 1:  # a bare surname is the family's most mentioned man
-                match = _surname_bearer(name.given, match)
+                match = [max(match, key=lambda c: sum(n.count for n in c))]
         if not match:  # ... or the family's only member ("Bartlett" is Miss Bartlett), unless the bare
             # surname is the more frequent ("Fezziwig" is not Mrs. Fezziwig but her husband)
             match = [c for c in clusters if any(n.surname == name.given for n in c)
@@ -270,15 +270,6 @@ def _join_target(name: ParsedName, clusters: list[list[ParsedName]], one_gender_
         if not match:  # "Ghost" joins "the Ghost"
             match = [c for c in clusters if any(n.text == "the " + name.given for n in c)]
     return match[0] if len(match) == 1 else None
-
-
-def _surname_bearer(surname: str, men: list[list[ParsedName]]) -> list[list[ParsedName]]:
-    """Of a family's men, the one a bare surname stands for: the one the book calls "Mr. X" without a
-    given name, when one keeps that name to himself (the father beside "George X", the elder brother);
-    else the most mentioned."""
-    mister = [c for c in men if any(n.title in SURNAME_TITLES and n.given is None and n.surname == surname for n in c)
-              and not any(n.given for n in c)]
-    return mister if len(mister) == 1 else [max(men, key=lambda c: sum(n.count for n in c))]
 
 
 def _title_bearer(name: ParsedName, clusters: list[list[ParsedName]]) -> list[ParsedName] | None:
@@ -301,9 +292,8 @@ def cluster_names(counts: dict[str, int], together: Together = _never_together
     with surname X ("Mr. Marley" -> "Jacob Marley"); "Lady Catherine" joins "Lady Catherine de
     Bourgh", "Uncle Reggie" the one full name with given name Reggie; a bare given name (or
     diminutive) joins the one cluster with that given name (not one more often called "Lady
-    Catherine" than the bare "Kitty" is used), a bare surname the family's "Mr. X" if one man keeps
-    that name without a given name (else its most mentioned man), a bare "Ghost" the description
-    "the Ghost". "Mrs. Charles Musgrove" (his wife) stays apart from
+    Catherine" than the bare "Kitty" is used), a bare surname the family's most mentioned man, a
+    bare "Ghost" the description "the Ghost". "Mrs. Charles Musgrove" (his wife) stays apart from
     "Charles Musgrove". `together` tells names of two people apart (see `co_mentions`).
     """
     names: dict[str, ParsedName] = {}
@@ -383,14 +373,25 @@ MIN_PLACE_COUNT = 2  # rarer names are not checked (discovery drops most of them
 PLACE_SHARE = 0.3  # names after PLACE_WORDS this often are places (people: at most 0.16 on PDNC)
 
 
+DETERMINERS = {"a", "an", "the", "any", "no", "every", "each", "this", "that", "another", "some", "his", "her",
+               "their", "our", "my", "your"}  # before a common noun ("an Englishman"), rarely before a name
+DETERMINED_SHARE = 0.5  # a word capitalised after a determiner this often is a noun, not a name
+EXCLAIMED_SHARE = 0.4  # a word followed by "!" this often is an exclamation ("Hurrah!", "Gawd!")
+MIN_EXCLAIMED = 2
+
+
 @dataclass
 class WordStats:
-    """Per word of a text: lowercase count, mid-sentence capitalised count (or after a title), and
-    count before "'t" in any case ("Didn't", "don't", "didn t" where the apostrophe was lost)."""
+    """Per word of a text: lowercase count, mid-sentence capitalised count (or after a title), count
+    before "'t" in any case ("Didn't", "don't", "didn t" where the apostrophe was lost), capitalised
+    count anywhere, after a determiner ("an Englishman") and right before "!" ("Hurrah!")."""
 
     lower: dict[str, int] = field(default_factory=dict)
     capital: dict[str, int] = field(default_factory=dict)
     negated: dict[str, int] = field(default_factory=dict)
+    capital_anywhere: dict[str, int] = field(default_factory=dict)
+    determined: dict[str, int] = field(default_factory=dict)
+    exclaimed: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, text: str) -> WordStats:
@@ -405,10 +406,25 @@ class WordStats:
                     stats.negated[w.lower()] = stats.negated.get(w.lower(), 0) + 1
                 if w.islower():
                     stats.lower[w] = stats.lower.get(w, 0) + 1
-                elif w[0].isupper() and (not previous.endswith(SENTENCE_END) or previous.rstrip(".") in TITLES):
-                    stats.capital[w] = stats.capital.get(w, 0) + 1
+                elif w[0].isupper():
+                    stats._capitalised(w, token[word.end(1):word.end(1) + 1] == "!", previous)
             previous = token
         return stats
+
+    def _capitalised(self, word: str, exclaimed: bool, previous: str) -> None:
+        self.capital_anywhere[word] = self.capital_anywhere.get(word, 0) + 1
+        self.exclaimed[word] = self.exclaimed.get(word, 0) + exclaimed
+        if not previous.endswith(SENTENCE_END) or previous.rstrip(".") in TITLES:
+            self.capital[word] = self.capital.get(word, 0) + 1
+            self.determined[word] = self.determined.get(word, 0) + (previous.lower() in DETERMINERS)
+
+    def is_common_word(self, word: str) -> bool:
+        """Whether a capitalised word is a noun or an exclamation rather than a name: mostly after a
+        determiner ("an Englishman", "the Englishman") or right before "!" ("Hurrah!", "Gawd!")."""
+        capital, anywhere = self.mid_sentence_capitals(word), self.capital_anywhere.get(word, 0)
+        exclaimed = self.exclaimed.get(word, 0)
+        return (capital > 0 and self.determined.get(word, 0) >= DETERMINED_SHARE * capital
+                or exclaimed >= MIN_EXCLAIMED and exclaimed >= EXCLAIMED_SHARE * anywhere)
 
     def is_contraction(self, word: str) -> bool:
         """Whether a word is mostly the stem of a negation ("Didn", "Don")."""
@@ -445,10 +461,12 @@ def _trim_name(name: str, stats: WordStats) -> str:
     """A PERSON text without its edge words that are not names ("Holmes Gives" -> "Holmes",
     "Hitherto Gino" -> "Gino", "CHAPTER XVI" -> ""); "" when no name word is left. Titles and particles
     stay; a single word stays unless it is a negation stem or never capitalised mid-sentence ("Hush!",
-    "Looky here"), however often it is also written lowercase ("Nanny" and "nanny")."""
+    "Looky here") or mostly a common word (`WordStats.is_common_word`: "an Englishman", "Hurrah!"),
+    however often it is also written lowercase ("Nanny" and "nanny")."""
     words = name.split()
     if len(words) == 1:
-        return "" if stats.is_contraction(name) or not stats.mid_sentence_capitals(name) else name
+        dropped = stats.is_contraction(name) or not stats.mid_sentence_capitals(name) or stats.is_common_word(name)
+        return "" if dropped else name
     keep = [w in TITLES or w.rstrip(".") in TITLES or w in NAME_PARTICLES
             or stats.is_name_word(re.sub(r"['\u2019]s$|[^A-Za-z'-]", "", w)) for w in words]
     first = next((i for i, k in enumerate(keep) if k), len(words))

@@ -529,15 +529,24 @@ def test_a_paragraph_with_a_reply_introduced_by_name_is_two_utterances(nlp):
     assert len(given.attributions) == 1  # quotations the caller gives are kept as they are
 
 
-def test_a_womans_bare_surname_goes_to_the_family_man_called_mr_x_not_the_son_with_a_given_name():
-    """Invented: "Mr. Harrow" (often beside "Tom", so his father, not Tom) keeps the bare "Harrow"."""
+def test_mrs_x_joins_the_only_married_woman_of_the_family_and_a_clipped_name_its_full_name():
+    """Invented: "Mrs. Harrow" is Ann Harrow (his wife, never "Miss Harrow"), "Kath" is Katharine
+    Vale; "Mrs. Dene" stays apart from Lucy Dene, who is "Miss Dene", and "Tom" from "Tomasina"."""
     from corpus.attribution.regroup import regroup_by_gender
     from corpus.characters import co_mentions
 
-    cast = [Character("tom-harrow", "Tom Harrow", ["Tom"], "male", 90),
-            Character("mr-harrow", "Mr. Harrow", [], "male", 30),
-            Character("ann-harrow", "Ann Harrow", ["Ann", "Harrow"], "female", 60)]
-    text = "\n\n".join(["Mr. Harrow looked at Tom."] * 6)
-    found = {c.slug: {c.name, *c.aliases} for c in regroup_by_gender(cast, co_mentions(text))}
-    assert found["mr-harrow"] == {"Mr. Harrow", "Harrow"}
-    assert found["ann-harrow"] == {"Ann Harrow", "Ann"} and found["tom-harrow"] == {"Tom Harrow", "Tom"}
+    cast = [Character("ann-harrow", "Ann Harrow", ["Ann"], "female", 90),
+            Character("mrs-harrow", "Mrs. Harrow", [], "female", 40),
+            Character("katharine-vale", "Katharine Vale", ["Katharine"], "female", 80),
+            Character("kath", "Kath", [], "female", 20),
+            Character("lucy-dene", "Lucy Dene", ["Lucy", "Miss Dene"], "female", 50),
+            Character("mrs-dene", "Mrs. Dene", [], "female", 30),
+            Character("tomasina-grey", "Tomasina Grey", [], "female", 10),
+            Character("tom", "Tom", [], "male", 25)]
+    cast_copy = [Character(c.slug, c.name, list(c.aliases), c.gender, c.mentions) for c in cast]
+    text = "Mr. Harrow came in with Ann, his wife, and Lucy Dene."
+    found = {c.slug: {c.name, *c.aliases} for c in regroup_by_gender(cast, co_mentions(""), text)}
+    assert found["ann-harrow"] == {"Ann Harrow", "Ann", "Mrs. Harrow"}
+    assert found["katharine-vale"] == {"Katharine Vale", "Katharine", "Kath"}
+    assert "mrs-dene" in found and "tom" in found and "tomasina-grey" in found
+    assert "mrs-harrow" in {c.slug for c in regroup_by_gender(cast_copy, co_mentions(""), "Ann came in.")}

@@ -73,7 +73,7 @@ def prepare_context(text: str, config: AttributionConfig, cast: list[Character] 
     ctx = _index_cast(text, paragraphs, docs, quotations, cast)
     infer_genders(ctx)
     if discovered:  # the genders now tell that "Miss Tilney" is Eleanor Tilney: join such names, index again
-        ctx = _index_cast(text, paragraphs, docs, quotations, regroup_by_gender(cast, together))
+        ctx = _index_cast(text, paragraphs, docs, quotations, regroup_by_gender(cast, together, text))
     _detect_narrator(ctx)
     if found:  # a paragraph's quoted parts with speech tags of different speakers are two utterances
         split = split_by_speaker(ctx, config.tag_window_chars)
