@@ -550,3 +550,18 @@ def test_mrs_x_joins_the_only_married_woman_of_the_family_and_a_clipped_name_its
     assert found["katharine-vale"] == {"Katharine Vale", "Katharine", "Kath"}
     assert "mrs-dene" in found and "tom" in found and "tomasina-grey" in found
     assert "mrs-harrow" in {c.slug for c in regroup_by_gender(cast_copy, co_mentions(""), "Ann came in.")}
+
+
+def test_a_named_tag_carries_the_evidence_of_the_cast_behind_it(nlp):
+    """Invented: "Harrow" is the surname of two cast members (a family name) and the name two of
+    them answer to; "Tom" is one man's own given name."""
+    cast = [Character("tom-harrow", "Tom Harrow", ["Tom"], "male"),
+            Character("mr-harrow", "Mr. Harrow", ["Harrow"], "male")]
+    text = ('Tom Harrow and his father stood by the gate.\n\n"It is late," said Tom.\n\n'
+            '"Then go home," said Harrow.\n\n"I will," Tom replied.')
+    named = {a.quotation.text(text): a for a in attribute_book(text, cast=cast, nlp=nlp).attributions
+             if a.method == "tag-name"}
+    tom, harrow = named["It is late,"], named["Then go home,"]
+    assert tom.signals["family_name"] == 0.0 and tom.signals["name_ambiguous"] == 0.0
+    assert harrow.signals["family_name"] == 1.0 and harrow.signals["name_ambiguous"] == 1.0
+    assert harrow.signals["cluster_log_mentions"] < tom.signals["cluster_log_mentions"]

@@ -17,7 +17,7 @@ from corpus.attribution.mentions import normalise_name
 from corpus.characters import TITLES, parse_name
 
 CAST_SIGNALS = ("name_ambiguous", "family_name", "cluster_given_names", "cluster_log_mentions",
-                "cluster_quoted_share", "cluster_description")
+                "cluster_quoted_share", "cluster_description", "speaker_share")
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,7 @@ class CastEvidence:
             "cluster_log_mentions": math.log1p(cluster.mentions),
             "cluster_quoted_share": cluster.quoted_share,
             "cluster_description": float(cluster.description),
+            "speaker_share": self.ctx.speaking_share.get(slug, 0.0),  # its share of the named tags
         }
 
     def _family_name(self, name: str, slug: str) -> bool:
