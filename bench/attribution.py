@@ -1,8 +1,20 @@
 """Quotation attribution on PDNC: span P/R/F1, speaker accuracy (gold spans and end to end),
 precision-coverage over confidence, addressee P/R/F1, and speed; prints a table and writes JSON.
 
-    python bench/attribution.py --pdnc ../shared/pdnc --json out.json [--novels PrideAndPrejudice ...]
-        [--cast discovered|gold|both] [--cache /tmp/attribution-core/parses] [--write-calibration]
+    python bench/attribution.py --pdnc ../shared/pdnc --json out.json [--split tuning|unseen|all]
+        [--novels PrideAndPrejudice ...] [--cast discovered|gold|both] [--cache /tmp/attribution-core/parses]
+        [--write-calibration]
+
+Split. UNSEEN_NOVELS are six PDNC novels whose text and errors are never read while rules are
+written: a rule is judged on them at the end of a change, and their figures are what to expect on a
+new book (the tuning novels' beside them). --split tuning runs only the tuning novels (the loop while
+developing); unseen and all run every novel (the unseen ones' rankers and confidences are fitted
+leave-novels-out like the others') and report the unseen group, or both groups.
+
+Cast. With the discovered cast, each setting also reports how the cast behind the attributions
+matches PDNC's (see cast_metrics): cluster precision and recall weighted by lines, merges (one of
+our characters speaking the lines of two gold ones), splits (one gold character spread over two of
+ours) and false characters (ours with MIN_CAST_LINES attributed lines that map to no PDNC character).
 
 Speaker matching. With the gold cast (--cast gold) a prediction is right when its slug is the gold
 speaker's slug (both come from character_info.csv). With our discovered cast, each discovered

@@ -190,8 +190,18 @@ def _never_together(a: str, b: str) -> bool:
 
 def co_mentions(text: str) -> Together:
     """Whether two names share at least MIN_TOGETHER paragraphs and MIN_TOGETHER_SHARE of the
-    first's paragraphs: then they are two people ("Mr. Emerson" and his son "George")."""
+    first's paragraphs, or the text joins them by "and"/"or"/"nor" ("Mr. Emerson and George"): then
+    they are two people ("Mr. Emerson" and his son "George")."""
     paragraphs = re.split(r"\n\s*\n", text)
+
+    def pattern_of(name: str) -> str:
+        return r"\.?\s+".join(map(re.escape, name.replace(".", "").split()))
+
+    @functools.cache
+    def conjoined(a: str, b: str) -> bool:
+        first, second = pattern_of(a), pattern_of(b)
+        return re.search(rf"(?<![\w.])(?:{first}\s+(?:and|or|nor)\s+{second}|{second}\s+(?:and|or|nor)\s+{first})"
+                         rf"(?![\w'\u2019-])(?!\s+[A-Z])", text) is not None
 
     @functools.cache
     def naming(name: str, dots_optional: bool) -> frozenset[int]:
@@ -203,7 +213,7 @@ def co_mentions(text: str) -> Together:
     def together(a: str, b: str) -> bool:
         with_first = naming(a, True)
         both = len(with_first & naming(b, False))
-        return both >= max(MIN_TOGETHER, MIN_TOGETHER_SHARE * len(with_first))
+        return both >= max(MIN_TOGETHER, MIN_TOGETHER_SHARE * len(with_first)) or conjoined(a, b)
 
     return together
 
