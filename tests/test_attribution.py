@@ -531,7 +531,8 @@ def test_a_paragraph_with_a_reply_introduced_by_name_is_two_utterances(nlp):
 
 def test_mrs_x_joins_the_only_married_woman_of_the_family_and_a_clipped_name_its_full_name():
     """Invented: "Mrs. Harrow" is Ann Harrow (his wife, never "Miss Harrow"), "Kath" is Katharine
-    Vale; "Mrs. Dene" stays apart from Lucy Dene, who is "Miss Dene", and "Tom" from "Tomasina"."""
+    Vale; "Mrs. Dene" stays apart from Lucy Dene, who is "Miss Dene", "Tom" from "Tomasina" and
+    "Mary" from "Maria"."""
     from corpus.attribution.regroup import regroup_by_gender
     from corpus.characters import co_mentions
 
@@ -542,13 +543,15 @@ def test_mrs_x_joins_the_only_married_woman_of_the_family_and_a_clipped_name_its
             Character("lucy-dene", "Lucy Dene", ["Lucy", "Miss Dene"], "female", 50),
             Character("mrs-dene", "Mrs. Dene", [], "female", 30),
             Character("tomasina-grey", "Tomasina Grey", [], "female", 10),
-            Character("tom", "Tom", [], "male", 25)]
+            Character("tom", "Tom", [], "male", 25),
+            Character("maria-lucas", "Maria Lucas", ["Maria"], "female", 12),
+            Character("mary", "Mary", [], "female", 10)]
     cast_copy = [Character(c.slug, c.name, list(c.aliases), c.gender, c.mentions) for c in cast]
     text = "Mr. Harrow came in with Ann, his wife, and Lucy Dene."
     found = {c.slug: {c.name, *c.aliases} for c in regroup_by_gender(cast, co_mentions(""), text)}
     assert found["ann-harrow"] == {"Ann Harrow", "Ann", "Mrs. Harrow"}
     assert found["katharine-vale"] == {"Katharine Vale", "Katharine", "Kath"}
-    assert "mrs-dene" in found and "tom" in found and "tomasina-grey" in found
+    assert "mrs-dene" in found and "tom" in found and "tomasina-grey" in found and "mary" in found
     assert "mrs-harrow" in {c.slug for c in regroup_by_gender(cast_copy, co_mentions(""), "Ann came in.")}
 
 

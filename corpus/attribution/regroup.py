@@ -25,6 +25,7 @@ JOINING_TITLES = {"Mr", "Miss", "Master"}  # not "Mrs. X": most often the wife o
 WIFE = r"(?:(?:his|the|a) wife|her husband)"
 WIFE_WINDOW = 40  # characters between the given name and "his wife" in one sentence
 PET_PREFIX = 3  # a clipped given name shares this many first letters with the full one ("Kat-e", "Kat-harine")
+PET_MIN_EXTRA = 2  # ... and is this many letters shorter ("Mary" is not short for "Maria")
 DOMINANT = 2  # of several full names it could join, a titled name joins one mentioned this many times as often
 
 
@@ -61,7 +62,7 @@ def _wife_or_pet_name_target(name: ParsedName | None, character: Character, full
     """The full-named woman a "Mrs. X" is ("Mrs. Harrow" is Ann Harrow when she is the only woman
     of that name, never "Miss", and the text calls her a wife), or the full name a clipped given
     name is short for ("Kate" for "Katharine Hilbery": same gender, the same first PET_PREFIX
-    letters, the only such full name); neither when the two names are often in the same paragraphs
+    letters, PET_MIN_EXTRA letters shorter, the only such full name); neither when the two names are often in the same paragraphs
     (two people). None otherwise."""
     if name is None or character.gender is None:
         return None
@@ -70,7 +71,7 @@ def _wife_or_pet_name_target(name: ParsedName | None, character: Character, full
                    and not any(a.startswith("Miss") for a in c.names()) and _called_wife(text, parsed[c.slug].given)]
     elif name.title is None and name.given and name.surname is None and len(name.given) >= PET_PREFIX:
         matches = [c for c in full if c.gender == character.gender and c.slug != character.slug
-                   and len(parsed[c.slug].given) > len(name.given)
+                   and len(parsed[c.slug].given) >= len(name.given) + PET_MIN_EXTRA
                    and parsed[c.slug].given[:PET_PREFIX].lower() == name.given[:PET_PREFIX].lower()]
     else:
         return None
