@@ -6,6 +6,7 @@ import csv
 import functools
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -385,6 +386,7 @@ PLACE_SHARE = 0.3  # names after PLACE_WORDS this often are places (people: at m
 
 DETERMINERS = {"a", "an", "the", "any", "no", "every", "each", "this", "that", "another", "some", "his", "her",
                "their", "our", "my", "your"}  # before a common noun ("an Englishman"), rarely before a name
+_WORD = re.compile(r"[^A-Za-z]*([A-Za-z]+)(['\u2019]t\b)?")
 DETERMINED_SHARE = 0.5  # a word capitalised after a determiner this often is a noun, not a name
 EXCLAIMED_SHARE = 0.4  # a word followed by "!" this often is an exclamation ("Hurrah!", "Gawd!")
 MIN_EXCLAIMED = 2
@@ -405,28 +407,27 @@ class WordStats:
 
     @classmethod
     def of(cls, text: str) -> WordStats:
-        stats = cls()
+        lower, negated, anywhere, exclaimed, capital, determined = [], [], [], [], [], []
         previous = "."
         tokens = text.split()
         for i, token in enumerate(tokens):
-            word = re.match(r"[^A-Za-z]*([A-Za-z]+)(['\u2019]t\b)?", token)
+            word = _WORD.match(token)
             if word:
                 w = word.group(1)
                 if word.group(2) or word.end() == len(token) and tokens[i + 1:i + 2] == ["t"]:  # "didn t"
-                    stats.negated[w.lower()] = stats.negated.get(w.lower(), 0) + 1
+                    negated.append(w.lower())
                 if w.islower():
-                    stats.lower[w] = stats.lower.get(w, 0) + 1
+                    lower.append(w)
                 elif w[0].isupper():
-                    stats._capitalised(w, token[word.end(1):word.end(1) + 1] == "!", previous)
+                    anywhere.append(w)
+                    if token[word.end(1):word.end(1) + 1] == "!":
+                        exclaimed.append(w)
+                    if not previous.endswith(SENTENCE_END) or previous.rstrip(".") in TITLES:
+                        capital.append(w)
+                        if previous.lower() in DETERMINERS:
+                            determined.append(w)
             previous = token
-        return stats
-
-    def _capitalised(self, word: str, exclaimed: bool, previous: str) -> None:
-        self.capital_anywhere[word] = self.capital_anywhere.get(word, 0) + 1
-        self.exclaimed[word] = self.exclaimed.get(word, 0) + exclaimed
-        if not previous.endswith(SENTENCE_END) or previous.rstrip(".") in TITLES:
-            self.capital[word] = self.capital.get(word, 0) + 1
-            self.determined[word] = self.determined.get(word, 0) + (previous.lower() in DETERMINERS)
+        return cls(*(dict(Counter(words)) for words in (lower, capital, negated, anywhere, determined, exclaimed)))
 
     def is_common_word(self, word: str) -> bool:
         """Whether a capitalised word is a noun or an exclamation rather than a name: mostly after a
