@@ -204,7 +204,7 @@ def outcomes_for(novel: PdncNovel, result, mapping: dict[str, str] | None) -> li
 
 
 def run_novel(folder: Path, casts: list[str], cache: Path | None, config: AttributionConfig,
-              ranker: Ranker | None) -> tuple[NovelResult, dict]:
+              ranker: Ranker | None, spans: tuple[str, ...] = ("gold-spans", "end-to-end")) -> tuple[NovelResult, dict]:
     novel = read_novel(folder)
     docs, parse_seconds = load_docs(novel, folder, cache, config.spacy_model)
     result = NovelResult(folder.name, len(novel.text.split()))
@@ -212,6 +212,8 @@ def run_novel(folder: Path, casts: list[str], cache: Path | None, config: Attrib
     gold_quotations = [g.quotation for g in novel.quotations]
     for cast_mode in casts:
         for spans_mode, quotations in (("gold-spans", gold_quotations), ("end-to-end", None)):
+            if spans_mode not in spans:
+                continue
             cast = [_copy(c) for c in novel.cast] if cast_mode == "gold" else None
             book = attribute_book(novel.text, config, cast=cast, quotations=quotations, docs=docs, ranker=ranker)
             if quotations is None:  # our spans, as attribute_book finds them (and splits them by speaker)
@@ -220,7 +222,7 @@ def run_novel(folder: Path, casts: list[str], cache: Path | None, config: Attrib
             result.outcomes[f"{spans_mode}/{cast_mode}"] = outcomes_for(novel, book, mapping)
             result.mapped[f"{spans_mode}/{cast_mode}"] = set(mapping if mapping is not None else
                                                               (c.slug for c in book.characters))
-    seconds = (time.perf_counter() - start) / (2 * len(casts))
+    seconds = (time.perf_counter() - start) / (len(spans) * len(casts))
     return result, {"parse_seconds": parse_seconds, "attribute_seconds": seconds}
 
 
@@ -341,6 +343,8 @@ def _rate(flags: list[bool]) -> float | None:
 
 
 def span_summary(results: list[NovelResult]) -> dict:
+    if not results[0].spans:  # gold spans only: nothing found to score
+        return {}
     total = {k: sum(r.spans[k] for r in results) for k in results[0].spans}
     return {kind: _scores(total[f"{kind}_tp"], total[f"{kind}_pred"], total[f"{kind}_gold"])
             for kind in ("char", "exact")}
@@ -390,6 +394,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="tuning: the novels rules are developed on; unseen: the never-read ones (scored with "
                              "rankers and calibrations fitted leave-novels-out over all novels); all: both")
     parser.add_argument("--cast", choices=("discovered", "gold", "both"), default="both")
+    parser.add_argument("--spans", choices=("end-to-end", "gold-spans", "both"), default="both",
+                        help="quotation spans: found by us (end to end), PDNC's, or both settings")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/attribution-core/parses"),
                         help="DocBin cache of the spaCy parses ('' to disable)")
     parser.add_argument("--folds", type=int, default=FOLDS, help="leave-novels-out calibration folds")
@@ -416,7 +422,8 @@ def main(argv: list[str] | None = None) -> int:
             config.use_ranker = False
         results, timings = [], {}
         for folder in folders:
-            result, timing = run_novel(folder, casts, cache, config, rankers.get(folder.name))
+            result, timing = run_novel(folder, casts, cache, config, rankers.get(folder.name),
+                                       ("gold-spans", "end-to-end") if args.spans == "both" else (args.spans,))
             results.append(result)
             timings[folder.name] = timing
             print(f"{folder.name:30s} " + "  ".join(
@@ -466,9 +473,10 @@ def print_table(report: dict) -> None:
 
     console = Console()
     spans = report["spans"]
-    console.print(f"quote spans: char-level P/R/F1 {spans['char']['precision']:.3f}/{spans['char']['recall']:.3f}/"
-                  f"{spans['char']['f1']:.3f}; exact-quotation P/R/F1 {spans['exact']['precision']:.3f}/"
-                  f"{spans['exact']['recall']:.3f}/{spans['exact']['f1']:.3f}")
+    if spans:
+        console.print(f"quote spans: char-level P/R/F1 {spans['char']['precision']:.3f}/{spans['char']['recall']:.3f}/"
+                      f"{spans['char']['f1']:.3f}; exact-quotation P/R/F1 {spans['exact']['precision']:.3f}/"
+                      f"{spans['exact']['recall']:.3f}/{spans['exact']['f1']:.3f}")
     table = Table(title="speaker accuracy (leave-novels-out rankers and confidence); unseen = expected on a new book")
     for col in ("setting", "novels", "n", "acc", "explicit", "anaphoric", "implicit", "cov@P.95", "addressee P/R/F1",
                 "cast P/R", "merges/splits", "false chars"):
