@@ -404,6 +404,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write-calibration", action="store_true", help="fit and write the bundled calibration")
     parser.add_argument("--ranker", choices=("lno", "bundled", "none"), default="lno",
                         help="lno: per fold, a ranker trained on the other folds' novels; bundled: ranker.json")
+    parser.add_argument("--ranker-file", type=Path,
+                        help="with --ranker bundled: these ranker weights instead of ranker.json (e.g. one trained "
+                             "by bench/train_ranker.py on the tuning novels only, to score the unseen split)")
     args = parser.parse_args(argv)
     config = AttributionConfig()
     try:
@@ -418,6 +421,10 @@ def main(argv: list[str] | None = None) -> int:
         casts = ["discovered", "gold"] if args.cast == "both" else [args.cast]
         cache = args.cache if str(args.cache) else None
         rankers = fold_rankers(folders, args.ranker, args.folds, cache, config)
+        if args.ranker == "bundled" and args.ranker_file:
+            if not args.ranker_file.is_file():
+                raise CorpusError(f"ranker file {args.ranker_file} does not exist")
+            rankers = dict.fromkeys((f.name for f in folders), Ranker.load(args.ranker_file))
         if args.ranker == "none":
             config.use_ranker = False
         results, timings = [], {}
