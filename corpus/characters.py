@@ -6,7 +6,6 @@ import csv
 import functools
 import re
 import unicodedata
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -191,18 +190,8 @@ def _never_together(a: str, b: str) -> bool:
 
 def co_mentions(text: str) -> Together:
     """Whether two names share at least MIN_TOGETHER paragraphs and MIN_TOGETHER_SHARE of the
-    first's paragraphs, or the text joins them by "and"/"or"/"nor" ("Mr. Emerson and George"): then
-    they are two people ("Mr. Emerson" and his son "George")."""
+    first's paragraphs: then they are two people ("Mr. Emerson" and his son "George")."""
     paragraphs = re.split(r"\n\s*\n", text)
-
-    def pattern_of(name: str) -> str:
-        return r"\.?\s+".join(map(re.escape, name.replace(".", "").split()))
-
-    @functools.cache
-    def conjoined(a: str, b: str) -> bool:
-        first, second = pattern_of(a), pattern_of(b)
-        return re.search(rf"(?<![\w.])(?:{first}\s+(?:and|or|nor)\s+{second}|{second}\s+(?:and|or|nor)\s+{first})"
-                         rf"(?![\w'\u2019-])(?!\s+[A-Z])", text) is not None
 
     @functools.cache
     def naming(name: str, dots_optional: bool) -> frozenset[int]:
@@ -214,7 +203,7 @@ def co_mentions(text: str) -> Together:
     def together(a: str, b: str) -> bool:
         with_first = naming(a, True)
         both = len(with_first & naming(b, False))
-        return both >= max(MIN_TOGETHER, MIN_TOGETHER_SHARE * len(with_first)) or conjoined(a, b)
+        return both >= max(MIN_TOGETHER, MIN_TOGETHER_SHARE * len(with_first))
 
     return together
 
@@ -384,58 +373,32 @@ MIN_PLACE_COUNT = 2  # rarer names are not checked (discovery drops most of them
 PLACE_SHARE = 0.3  # names after PLACE_WORDS this often are places (people: at most 0.16 on PDNC)
 
 
-DETERMINERS = {"a", "an", "the", "any", "no", "every", "each", "this", "that", "another", "some", "his", "her",
-               "their", "our", "my", "your"}  # before a common noun ("an Englishman"), rarely before a name
-_WORD = re.compile(r"[^A-Za-z]*([A-Za-z]+)(['\u2019]t\b)?")
-DETERMINED_SHARE = 0.5  # a word capitalised after a determiner this often is a noun, not a name
-EXCLAIMED_SHARE = 0.4  # a word followed by "!" this often is an exclamation ("Hurrah!", "Gawd!")
-MIN_EXCLAIMED = 2
-
-
 @dataclass
 class WordStats:
-    """Per word of a text: lowercase count, mid-sentence capitalised count (or after a title), count
-    before "'t" in any case ("Didn't", "don't", "didn t" where the apostrophe was lost), capitalised
-    count anywhere, after a determiner ("an Englishman") and right before "!" ("Hurrah!")."""
+    """Per word of a text: lowercase count, mid-sentence capitalised count (or after a title), and
+    count before "'t" in any case ("Didn't", "don't", "didn t" where the apostrophe was lost)."""
 
     lower: dict[str, int] = field(default_factory=dict)
     capital: dict[str, int] = field(default_factory=dict)
     negated: dict[str, int] = field(default_factory=dict)
-    capital_anywhere: dict[str, int] = field(default_factory=dict)
-    determined: dict[str, int] = field(default_factory=dict)
-    exclaimed: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, text: str) -> WordStats:
-        lower, negated, anywhere, exclaimed, capital, determined = [], [], [], [], [], []
+        stats = cls()
         previous = "."
         tokens = text.split()
         for i, token in enumerate(tokens):
-            word = _WORD.match(token)
+            word = re.match(r"[^A-Za-z]*([A-Za-z]+)(['\u2019]t\b)?", token)
             if word:
                 w = word.group(1)
                 if word.group(2) or word.end() == len(token) and tokens[i + 1:i + 2] == ["t"]:  # "didn t"
-                    negated.append(w.lower())
+                    stats.negated[w.lower()] = stats.negated.get(w.lower(), 0) + 1
                 if w.islower():
-                    lower.append(w)
-                elif w[0].isupper():
-                    anywhere.append(w)
-                    if token[word.end(1):word.end(1) + 1] == "!":
-                        exclaimed.append(w)
-                    if not previous.endswith(SENTENCE_END) or previous.rstrip(".") in TITLES:
-                        capital.append(w)
-                        if previous.lower() in DETERMINERS:
-                            determined.append(w)
+                    stats.lower[w] = stats.lower.get(w, 0) + 1
+                elif w[0].isupper() and (not previous.endswith(SENTENCE_END) or previous.rstrip(".") in TITLES):
+                    stats.capital[w] = stats.capital.get(w, 0) + 1
             previous = token
-        return cls(*(dict(Counter(words)) for words in (lower, capital, negated, anywhere, determined, exclaimed)))
-
-    def is_common_word(self, word: str) -> bool:
-        """Whether a capitalised word is a noun or an exclamation rather than a name: mostly after a
-        determiner ("an Englishman", "the Englishman") or right before "!" ("Hurrah!", "Gawd!")."""
-        capital, anywhere = self.mid_sentence_capitals(word), self.capital_anywhere.get(word, 0)
-        exclaimed = self.exclaimed.get(word, 0)
-        return (capital > 0 and self.determined.get(word, 0) >= DETERMINED_SHARE * capital
-                or exclaimed >= MIN_EXCLAIMED and exclaimed >= EXCLAIMED_SHARE * anywhere)
+        return stats
 
     def is_contraction(self, word: str) -> bool:
         """Whether a word is mostly the stem of a negation ("Didn", "Don")."""
@@ -472,12 +435,10 @@ def _trim_name(name: str, stats: WordStats) -> str:
     """A PERSON text without its edge words that are not names ("Holmes Gives" -> "Holmes",
     "Hitherto Gino" -> "Gino", "CHAPTER XVI" -> ""); "" when no name word is left. Titles and particles
     stay; a single word stays unless it is a negation stem or never capitalised mid-sentence ("Hush!",
-    "Looky here") or mostly a common word (`WordStats.is_common_word`: "an Englishman", "Hurrah!"),
-    however often it is also written lowercase ("Nanny" and "nanny")."""
+    "Looky here"), however often it is also written lowercase ("Nanny" and "nanny")."""
     words = name.split()
     if len(words) == 1:
-        dropped = stats.is_contraction(name) or not stats.mid_sentence_capitals(name) or stats.is_common_word(name)
-        return "" if dropped else name
+        return "" if stats.is_contraction(name) or not stats.mid_sentence_capitals(name) else name
     keep = [w in TITLES or w.rstrip(".") in TITLES or w in NAME_PARTICLES
             or stats.is_name_word(re.sub(r"['\u2019]s$|[^A-Za-z'-]", "", w)) for w in words]
     first = next((i for i, k in enumerate(keep) if k), len(words))

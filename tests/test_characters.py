@@ -174,28 +174,3 @@ def test_missing_and_binary_cast_csv(tmp_path):
     binary.write_bytes(b"\xff\xfe\x00name")
     with pytest.raises(CorpusError):
         read_cast_csv(binary)
-
-
-def test_nouns_after_a_determiner_and_exclamations_are_no_names():
-    """Invented: "the Stranger"/"a Stranger" is a noun, "Hurrah!" and "by Gawd!" exclamations; "Nell",
-    called once with "!" but mostly narrated, stays a name."""
-    text = ("Nell met a Stranger at the gate. The Stranger bowed, and Nell smiled. \"Hurrah!\" cried Nell, "
-            "and then, \"Oh, Hurrah! Hurrah!\" Her brother swore: \"By Gawd! I'll go, by Gawd!\" "
-            "Later Nell walked home, and the Stranger followed Nell. \"Nell!\" he called.")
-    stats = WordStats.of(text)
-    assert clean_names({"Stranger": 3, "Hurrah": 3, "Gawd": 2, "Nell": 6}, stats, text) == {"Nell": 6}
-    assert stats.is_common_word("Stranger") and stats.is_common_word("Gawd") and not stats.is_common_word("Nell")
-
-
-def test_names_joined_by_and_are_two_people():
-    """Invented: "Mr. Harrow and Tom" once is enough to keep the father apart from Tom Harrow; "Mr.
-    Harrow and Tom Vale" says nothing about Tom Harrow."""
-    text = "Mr. Harrow and Tom came in.\n\nTom sat down."
-    assert co_mentions(text)("Mr. Harrow", "Tom") and co_mentions(text)("Tom", "Mr. Harrow")
-    assert not co_mentions("Mr. Harrow and Tom Vale came in.")("Mr. Harrow", "Tom")
-    found = {main: {main, *aliases} for main, aliases, _, _ in
-             cluster_names({"Tom Harrow": 9, "Tom": 30, "Mr. Harrow": 8}, co_mentions(text))}
-    assert found["Mr. Harrow"] == {"Mr. Harrow"} and found["Tom Harrow"] == {"Tom Harrow", "Tom"}
-    found = {main for main, _, _, _ in cluster_names({"Tom Harrow": 9, "Tom": 30, "Mr. Harrow": 8},
-                                                     co_mentions("Tom sat down."))}
-    assert "Mr. Harrow" not in found  # no evidence of two men: "Mr. Harrow" is Tom Harrow

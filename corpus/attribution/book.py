@@ -6,7 +6,6 @@ from collections import Counter
 from dataclasses import replace
 
 from corpus.attribution.calibration import Calibration, load_calibration
-from corpus.attribution.cast_evidence import CastEvidence
 from corpus.attribution.context import ANCHOR_METHODS, BookContext, Guess
 from corpus.attribution.conversation import (
     addressees, vocatives, conversation_blocks, parity_speaker, turn_guess, vocative_guess,
@@ -17,7 +16,7 @@ from corpus.attribution.mentions import CastIndex, count_mentions, find_mentions
 from corpus.attribution.ranker import Ranker, rerank
 from corpus.attribution.regroup import regroup_by_gender
 from corpus.attribution.style import SpeakerStyle
-from corpus.attribution.tags import SUBJECT_DEPS, find_tag, tag_guess
+from corpus.attribution.tags import SUBJECT_DEPS, tag_guess
 from corpus.attribution.types import Attribution, AttributionConfig, BookAttribution
 from corpus.attribution.utterances import split_by_speaker
 from corpus.characters import Character, co_mentions, discover_characters
@@ -50,8 +49,7 @@ def attribute_book(
     if ranker is not None:
         rerank(ctx, ranker, anchors, parity, config)
     calibration = calibration or load_calibration()
-    evidence = CastEvidence(ctx)
-    attributions = [_attribution(ctx, qi, config, calibration, evidence) for qi in range(len(ctx.quotations))]
+    attributions = [_attribution(ctx, qi, config, calibration) for qi in range(len(ctx.quotations))]
     return BookAttribution(ctx.index.cast, attributions)
 
 
@@ -73,7 +71,7 @@ def prepare_context(text: str, config: AttributionConfig, cast: list[Character] 
     ctx = _index_cast(text, paragraphs, docs, quotations, cast)
     infer_genders(ctx)
     if discovered:  # the genders now tell that "Miss Tilney" is Eleanor Tilney: join such names, index again
-        ctx = _index_cast(text, paragraphs, docs, quotations, regroup_by_gender(cast, together, text))
+        ctx = _index_cast(text, paragraphs, docs, quotations, regroup_by_gender(cast, together))
     _detect_narrator(ctx)
     if found:  # a paragraph's quoted parts with speech tags of different speakers are two utterances
         split = split_by_speaker(ctx, config.tag_window_chars)
@@ -134,17 +132,9 @@ def run_sieve(ctx: BookContext, config: AttributionConfig) -> tuple[dict[int, st
     return anchors, parity
 
 
-def _attribution(ctx: BookContext, qi: int, config: AttributionConfig, calibration: Calibration,
-                 evidence: CastEvidence) -> Attribution:
+def _attribution(ctx: BookContext, qi: int, config: AttributionConfig, calibration: Calibration) -> Attribution:
     guess = ctx.guesses[qi] or Guess(None, "implicit", "none")
-    signals = dict(guess.signals)
-    if guess.speaker and guess.method.endswith("-name"):  # the cast behind a named tag: its name and cluster
-        tag = find_tag(ctx, qi, config.tag_window_chars)
-        mention = ctx.mention_at(tag.offset, tag.offset + 1) if tag is not None else None
-        signals |= evidence.signals(guess.speaker, ctx.text[mention.start:mention.end] if mention else None)
-    elif guess.speaker and guess.method.startswith("ranker"):
-        signals |= evidence.signals(guess.speaker)
-    confidence = calibration.confidence(guess.method, signals) if guess.speaker else 0.0
+    confidence = calibration.confidence(guess.method, guess.signals) if guess.speaker else 0.0
     speaker = guess.speaker if confidence >= config.min_confidence else None
     return Attribution(
         quotation=ctx.quotations[qi],
@@ -153,7 +143,7 @@ def _attribution(ctx: BookContext, qi: int, config: AttributionConfig, calibrati
         quote_type=guess.quote_type,
         confidence=confidence,
         method=guess.method,
-        signals=signals,
+        signals=guess.signals,
     )
 
 

@@ -1,6 +1,6 @@
 """Calibrated confidence, fitted on PDNC (see bench/attribution.py): each sieve rule's accuracy, and per
-family of rules a logistic regression on a decision's evidence (the ranker's signals, see
-ranker.SIGNALS, and the cast evidence of cast_evidence.CAST_SIGNALS)."""
+family of rules whose decisions carry evidence (the ranker's signals, see ranker.SIGNALS) a logistic
+regression on it."""
 
 from __future__ import annotations
 

@@ -66,8 +66,6 @@ class CastIndex:
         for character in cast:  # "Miss Daisy Miller" for "Daisy Miller" also called "Miss Daisy"
             for name in _titled_full_names(character):
                 owners.setdefault(name, [character])
-        # how many characters answer to each name (its owners and those it is a given name or surname of)
-        self.owners = {name: len({c.slug for c in chars} | derived.get(name, set())) for name, chars in owners.items()}
         main_names = {normalise_name(c.name): c.slug for c in cast}
         # an ambiguous alias goes to the character whose main name contains it, then the most mentioned
         self.slug_of = {

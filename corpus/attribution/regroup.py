@@ -8,28 +8,19 @@ bare "Thorpe" to the most mentioned Thorpe, Isabella. With genders inferred from
   "Miss Dashwood" and Marianne); failing a surname, given name X ("Miss Marianne" is Marianne
   Dashwood). Of several such full names it joins one mentioned at least twice as often as any
   other ("Mr. Dashwood" is John, not his late father Henry), else none;
-- then "Mrs. X" joins the one woman with surname X never called "Miss" whom the text calls a wife
-  ("Ann, his wife"), and a clipped given name the one full name of its gender it is short for
-  ("Kate" for "Katharine"), unless the two are often in the same paragraphs;
 - a bare surname held by a woman goes to the family's most mentioned man, if the family has one
   ("Dashwood" is John Dashwood, not Marianne).
 """
 
 from __future__ import annotations
 
-import re
-
 from corpus.characters import Character, ParsedName, Together, parse_name
 
 JOINING_TITLES = {"Mr", "Miss", "Master"}  # not "Mrs. X": most often the wife of the full-named man
-WIFE = r"(?:(?:his|the|a) wife|her husband)"
-WIFE_WINDOW = 40  # characters between the given name and "his wife" in one sentence
-PET_PREFIX = 3  # a clipped given name shares this many first letters with the full one ("Kat-e", "Kat-harine")
-PET_MIN_EXTRA = 2  # ... and is this many letters shorter ("Mary" is not short for "Maria")
 DOMINANT = 2  # of several full names it could join, a titled name joins one mentioned this many times as often
 
 
-def regroup_by_gender(cast: list[Character], together: Together, text: str = "") -> list[Character]:
+def regroup_by_gender(cast: list[Character], together: Together) -> list[Character]:
     """The cast with titled-surname characters joined to their full names and bare surnames
     moved to the family's man (see the module docstring); the input characters are updated in place."""
     parsed = {c.slug: parse_name(c.name) for c in cast}
@@ -44,40 +35,9 @@ def regroup_by_gender(cast: list[Character], together: Together, text: str = "")
             target.aliases = sorted(set(target.aliases) | set(character.names()) - {target.name})
             target.mentions += character.mentions
             joined.add(character.slug)
-    for character in sorted(cast, key=lambda c: -c.mentions):
-        if character.slug in joined:
-            continue
-        target = _wife_or_pet_name_target(parsed[character.slug], character, full, parsed, together, text)
-        if target is not None and target.slug not in joined:
-            target.aliases = sorted(set(target.aliases) | set(character.names()) - {target.name})
-            target.mentions += character.mentions
-            joined.add(character.slug)
     cast = [c for c in cast if c.slug not in joined]
     _move_bare_surnames(cast, parsed)
     return cast
-
-
-def _wife_or_pet_name_target(name: ParsedName | None, character: Character, full: list[Character],
-                             parsed: dict[str, ParsedName | None], together: Together, text: str) -> Character | None:
-    """The full-named woman a "Mrs. X" is ("Mrs. Harrow" is Ann Harrow when she is the only woman
-    of that name, never "Miss", and the text calls her a wife), or the full name a clipped given
-    name is short for ("Kate" for "Katharine Hilbery": same gender, the same first PET_PREFIX
-    letters, PET_MIN_EXTRA letters shorter, the only such full name); neither when the two names are often in the same paragraphs
-    (two people). None otherwise."""
-    if name is None or character.gender is None:
-        return None
-    if name.title == "Mrs" and name.given is None and name.surname:
-        matches = [c for c in full if parsed[c.slug].surname == name.surname and c.gender == "female"
-                   and not any(a.startswith("Miss") for a in c.names()) and _called_wife(text, parsed[c.slug].given)]
-    elif name.title is None and name.given and name.surname is None and len(name.given) >= PET_PREFIX:
-        matches = [c for c in full if c.gender == character.gender and c.slug != character.slug
-                   and len(parsed[c.slug].given) >= len(name.given) + PET_MIN_EXTRA
-                   and parsed[c.slug].given[:PET_PREFIX].lower() == name.given[:PET_PREFIX].lower()]
-    else:
-        return None
-    if len(matches) != 1 or together(character.name, parsed[matches[0].slug].given):
-        return None
-    return matches[0]
 
 
 def _joins(name: ParsedName | None, character: Character) -> bool:
@@ -118,11 +78,3 @@ def _move_bare_surnames(cast: list[Character], parsed: dict[str, ParsedName | No
             man = max(men, key=lambda c: c.mentions)
             character.aliases.remove(name.surname)
             man.aliases = sorted({*man.aliases, name.surname})
-
-
-def _called_wife(text: str, given: str) -> bool:
-    """Whether a sentence of the text names `given` beside "his wife"/"the wife"/"her husband"
-    ("Ann, his wife, ..."; "his wife Ann")."""
-    name = re.escape(given)
-    return re.search(rf"\b{name}\b[^.!?\n]{{0,{WIFE_WINDOW}}}\b{WIFE}\b|\b{WIFE}\b[^.!?\n]{{0,{WIFE_WINDOW}}}\b{name}\b",
-                     text) is not None
