@@ -173,8 +173,8 @@ def test_calibration_of_ranker_decisions_is_a_logistic_regression_on_their_signa
         correct = rng.random() < 1 / (1 + np.exp(-(log_odds + 2 * agrees - 1)))
         outcomes.append(("ranker", {"log_odds": log_odds, "sieve_agrees": agrees}, bool(correct)))
     calibration = Calibration.fit(outcomes + [("tag-name", {}, True)] * 9 + [("tag-name", {}, False)])
-    assert calibration.weights["log_odds"] == pytest.approx(1.0, abs=0.2)
-    assert calibration.weights["sieve_agrees"] == pytest.approx(2.0, abs=0.3)
+    assert calibration.models["ranker"].weights["log_odds"] == pytest.approx(1.0, abs=0.2)
+    assert calibration.models["ranker"].weights["sieve_agrees"] == pytest.approx(2.0, abs=0.3)
     assert calibration.confidence("tag-name") == pytest.approx(10 / 12, abs=1e-4)  # rules without signals: the table
     sure = calibration.confidence("ranker", {"log_odds": 3.0, "sieve_agrees": 1.0})
     unsure = calibration.confidence("ranker", {"log_odds": -1.0, "sieve_agrees": 0.0})
@@ -183,6 +183,19 @@ def test_calibration_of_ranker_decisions_is_a_logistic_regression_on_their_signa
     path = tmp_path / "calibration.json"
     calibration.save(path)
     assert load_calibration(path).confidence("ranker", {"log_odds": 3.0, "sieve_agrees": 1.0}) == pytest.approx(sure)
+
+
+def test_a_named_tag_is_less_sure_when_its_name_is_ambiguous_given_enough_decisions():
+    """Each family of rules gets its own logistic model: a named speech tag whose name two characters
+    answer to is right less often, and its confidence says so; a rarely fired rule keeps its accuracy."""
+    outcomes = ([("tag-name", {"name_ambiguous": 0.0}, True)] * 380 + [("tag-name", {"name_ambiguous": 0.0}, False)] * 20
+                + [("tag-name", {"name_ambiguous": 1.0}, True)] * 60 + [("tag-name", {"name_ambiguous": 1.0}, False)] * 40
+                + [("beat-name", {"name_ambiguous": 1.0}, True)] * 3 + [("beat-name", {"name_ambiguous": 1.0}, False)])
+    calibration = Calibration.fit(outcomes)
+    assert set(calibration.models) == {"tag-name"}
+    assert calibration.confidence("tag-name", {"name_ambiguous": 0.0}) == pytest.approx(0.95, abs=0.01)
+    assert calibration.confidence("tag-name", {"name_ambiguous": 1.0}) == pytest.approx(0.6, abs=0.03)
+    assert calibration.confidence("beat-name", {"name_ambiguous": 1.0}) == pytest.approx(4 / 6, abs=1e-4)
 
 
 def test_unknown_spacy_model_is_a_corpus_error():

@@ -1,5 +1,6 @@
-"""Calibrated confidence, fitted on PDNC (see bench/attribution.py): each sieve rule's accuracy, and a
-logistic regression that reads a ranker decision's evidence (its signals, see ranker.SIGNALS)."""
+"""Calibrated confidence, fitted on PDNC (see bench/attribution.py): each sieve rule's accuracy, and per
+family of rules whose decisions carry evidence (the ranker's signals, see ranker.SIGNALS) a logistic
+regression on it."""
 
 from __future__ import annotations
 
@@ -16,48 +17,72 @@ PRIOR_CORRECT, PRIOR_TOTAL = 1.0, 2.0  # Laplace prior so a rarely fired rule is
 LOGISTIC_L2 = 1.0  # ridge on the logistic weights (summed loss over some 20k decisions)
 NEWTON_STEPS = 50
 SCORE_CLIP = 30.0  # a logistic score is clipped to +-this, so a confidence is never exactly 0 or 1
+MIN_FAMILY_DECISIONS = 300  # a family of rules with fewer decisions keeps its plain accuracy
+
+
+def family(method: str) -> str:
+    """The rules that share one logistic model: the ranker's ("ranker", "ranker-parity"), else the rule."""
+    return "ranker" if method.startswith("ranker") else method
+
+
+@dataclass
+class LogisticModel:
+    """P(right) = sigmoid(bias + sum of weight * signal)."""
+
+    weights: dict[str, float]
+    bias: float
+
+    def probability(self, signals: dict[str, float]) -> float:
+        return float(_sigmoid(self.bias + sum(w * signals.get(name, 0.0) for name, w in self.weights.items())))
 
 
 @dataclass
 class Calibration:
-    """P(speaker is right): per rule for the sieve's rules, from the signals for ranker decisions."""
+    """P(speaker is right): a rule's logistic model on the decision's signals where its family has one,
+    else the rule's accuracy."""
 
     accuracy: dict[str, float] = field(default_factory=dict)
     default: float = 0.5  # for a rule not in the table
-    weights: dict[str, float] = field(default_factory=dict)  # per signal; empty: signals are ignored
-    bias: float = 0.0
+    models: dict[str, LogisticModel] = field(default_factory=dict)  # family -> model
 
     def confidence(self, method: str, signals: dict[str, float] | None = None) -> float:
-        if signals and self.weights:
-            return float(_sigmoid(self.bias + sum(w * signals.get(name, 0.0) for name, w in self.weights.items())))
+        model = self.models.get(family(method))
+        if signals and model is not None:
+            return model.probability(signals)
         return self.accuracy.get(method, self.default)
 
     @classmethod
     def fit(cls, outcomes: list[tuple[str, dict[str, float], bool]]) -> "Calibration":
-        """From (method, signals, correct) triples: per-method accuracy (with a Laplace prior) of the
-        outcomes without signals, and the logistic regression of correctness on the signals of the others."""
+        """From (method, signals, correct) triples: per-method accuracy (with a Laplace prior), and for
+        each family with MIN_FAMILY_DECISIONS decisions with signals, the logistic regression of
+        correctness on their signals."""
         tally: dict[str, list[int]] = {}
+        rows: dict[str, list[tuple[dict[str, float], bool]]] = {}
         for method, signals, correct in outcomes:
-            if not signals:
-                t = tally.setdefault(method, [0, 0])
-                t[0] += int(correct)
-                t[1] += 1
+            t = tally.setdefault(method, [0, 0])
+            t[0] += int(correct)
+            t[1] += 1
+            if signals:
+                rows.setdefault(family(method), []).append((signals, correct))
         accuracy = {m: round((c + PRIOR_CORRECT) / (n + PRIOR_TOTAL), 4) for m, (c, n) in sorted(tally.items())}
         right = sum(int(correct) for _, _, correct in outcomes)  # a rule not in the table: the overall accuracy
         default = (right + PRIOR_CORRECT) / (len(outcomes) + PRIOR_TOTAL) if outcomes else 0.5
-        rows = [(signals, correct) for _, signals, correct in outcomes if signals]
-        if not rows:
-            return cls(accuracy, round(default, 4))
-        names = sorted({name for signals, _ in rows for name in signals})
-        x = np.array([[signals.get(name, 0.0) for name in names] for signals, _ in rows])
-        coefficients = _logistic_regression(x, np.array([float(c) for _, c in rows]))
-        return cls(accuracy, round(default, 4), dict(zip(names, map(float, coefficients[:-1]))),
-                   float(coefficients[-1]))
+        models = {name: _fit_model(found) for name, found in sorted(rows.items())
+                  if len(found) >= MIN_FAMILY_DECISIONS}
+        return cls(accuracy, round(default, 4), models)
 
     def save(self, path: Path = CALIBRATION_FILE) -> None:
         data = {"accuracy": self.accuracy, "default": self.default,
-                "signals": {"weights": {k: round(w, 6) for k, w in self.weights.items()}, "bias": round(self.bias, 6)}}
+                "models": {name: {"weights": {k: round(w, 6) for k, w in m.weights.items()}, "bias": round(m.bias, 6)}
+                           for name, m in self.models.items()}}
         path.write_text(json.dumps(data, indent=1) + "\n")
+
+
+def _fit_model(rows: list[tuple[dict[str, float], bool]]) -> LogisticModel:
+    names = sorted({name for signals, _ in rows for name in signals})
+    x = np.array([[signals.get(name, 0.0) for name in names] for signals, _ in rows])
+    coefficients = _logistic_regression(x, np.array([float(c) for _, c in rows]))
+    return LogisticModel(dict(zip(names, map(float, coefficients[:-1]))), float(coefficients[-1]))
 
 
 def _sigmoid(score):
@@ -89,8 +114,8 @@ def load_calibration(path: Path = CALIBRATION_FILE) -> Calibration:
         return Calibration()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        signals = data.get("signals") or {"weights": {}, "bias": 0.0}
-        return Calibration(dict(data["accuracy"]), float(data["default"]),
-                           {k: float(w) for k, w in signals["weights"].items()}, float(signals["bias"]))
+        models = {name: LogisticModel({k: float(w) for k, w in m["weights"].items()}, float(m["bias"]))
+                  for name, m in data.get("models", {}).items()}
+        return Calibration(dict(data["accuracy"]), float(data["default"]), models)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CorpusError(f"corrupt calibration table {path}: {exc}") from exc
