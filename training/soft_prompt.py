@@ -24,7 +24,8 @@ _WORD_TOKEN = re.compile(r"^(\u2581|\u0120)[A-Za-z]{2,}$")  # SentencePiece "▁
 def word_token_ids(tokenizer, limit: int = SAMPLED_VOCABULARY) -> list[int]:
     """Ids of up to `limit` whole-word tokens of the tokenizer, lowest ids first (all ids if none look like words)."""
     vocabulary = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])
-    words = [i for token, i in vocabulary if _WORD_TOKEN.match(token) and i not in tokenizer.all_special_ids]
+    special = set(tokenizer.all_special_ids)
+    words = [i for token, i in vocabulary if _WORD_TOKEN.match(token) and i not in special]
     return words[:limit] or [i for _, i in vocabulary[:limit]]
 
 
