@@ -38,6 +38,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, GPT2Config, GPT2LMHea
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from corpus.errors import CorpusError  # noqa: E402
 from corpus.shards import atomic_write_bytes  # noqa: E402
 from training.config import SoftPromptConfig  # noqa: E402
 from training.data import Batch, Example, collate  # noqa: E402
@@ -257,4 +258,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except CorpusError as exc:  # a bad --model or --device: one line, as the other bench scripts do
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)

@@ -89,3 +89,13 @@ def test_cli_reports_a_bad_gguf_in_one_line(tmp_path: Path, cache: Path, capsys,
                                       "--out", str(tmp_path / "run"), "--steps", "1", "--device", "cpu"],
                       capsys, monkeypatch)
     assert_one_line_error(result, "cannot read GGUF model")
+
+
+def test_train_speed_bench_reports_a_bad_model_in_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bench = Path(__file__).resolve().parents[1] / "bench" / "train_speed.py"
+    result = subprocess.run([sys.executable, str(bench), "--model", str(tmp_path / "absent.gguf")],
+                            capture_output=True, text=True, timeout=120)
+    assert_one_line_error(result, "GGUF file not found")
