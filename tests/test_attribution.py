@@ -7,11 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from corpus.attribution import AttributionConfig, attribute_book
 from corpus.attribution.book import person_mentions
 from corpus.attribution.calibration import Calibration, load_calibration
 from corpus.attribution.mentions import CastIndex
+from corpus.attribution.tags import _Coverage, _distance
 from corpus.attribution.ranker import COLUMNS, SIGNALS, Ranker, Scorer, fit_scorer
 from corpus.characters import Character
 from corpus.errors import CorpusError
@@ -46,6 +49,28 @@ def test_explicit_tags_after_and_before_the_verb(nlp):
     assert speakers(text, nlp) == [
         ("elizabeth-bennet", "tag-name"), ("mr-darcy", "tag-name"), ("jane-bennet", "tag-name"),
     ]
+
+
+def test_tags_in_a_paragraph_of_hundreds_of_quoted_parts(nlp):
+    # tag_near looks only at narration within reach of the quotation; each tag still finds its own part
+    text = " ".join(f'{"Elizabeth" if i % 2 else "Jane"} said, "Line {i}."' for i in range(300))
+    result = attribute(text, nlp)
+    assert len(result) == 300
+    assert [a.speaker for a in result[:4]] == ["jane-bennet", "elizabeth-bennet"] * 2
+    assert {a.method for a in result} == {"tag-name"}
+
+
+@given(st.lists(st.tuples(st.integers(0, 500), st.integers(1, 40)), min_size=1, max_size=12), st.integers(-50, 600))
+def test_distance_and_coverage_agree_with_a_scan_of_every_part(spans, pos):
+    parts, end = [], 0
+    for gap, length in spans:  # sorted, disjoint parts
+        parts.append((end + gap, end + gap + length))
+        end = parts[-1][1]
+    quotation = Quotation(tuple(parts), 0)
+    scan = min(pos - e if pos >= e else abs(s - pos) for s, e in parts)
+    assert _distance(quotation, pos, [s for s, _ in parts]) == scan
+    others = [Quotation(((s, e),), 0) for s, e in parts[::2]] + [quotation]  # nested and overlapping spans
+    assert _Coverage(others)(pos) == any(q.start <= pos < q.end + 1 for q in others)
 
 
 def test_pronoun_tag_resolves_to_compatible_character(nlp):

@@ -33,11 +33,11 @@ LONG_RUN_WORDS = ["word", "\u201cHi,\u201d", "x"]
 
 
 @st.composite
-def texts(draw, long_run_words: list[str] = LONG_RUN_WORDS) -> str:
+def texts(draw) -> str:
     """Short pieces in any order, sometimes with one very long line or paragraph (up to 3000 words) among them."""
     parts = draw(st.lists(pieces, max_size=40))
     if draw(st.booleans()):
-        run = draw(st.sampled_from(long_run_words)) + " "
+        run = draw(st.sampled_from(LONG_RUN_WORDS)) + " "
         parts.insert(draw(st.integers(0, len(parts))), run * draw(st.integers(200, 3000)))
     return "".join(parts)
 
@@ -95,10 +95,8 @@ def nlp():
 
 
 @FEWER
-@given(text=texts(long_run_words=["word", "x"]))  # a paragraph of hundreds of quotations: see the note below
+@given(text=texts())
 def test_attribution_never_crashes_and_shards_keep_offsets(nlp, tmp_path_factory, text: str) -> None:
-    # Not generated here: one paragraph of hundreds of quoted parts ('"Hi," ' * 300 takes 25 s; tag_near
-    # compares every narration token with every other part of the paragraph, cubic in the parts).
     book = attribute_book(text, nlp=nlp)
     _check_quotation_offsets(text, [a.quotation for a in book.attributions])
     slugs = {c.slug for c in book.characters}

@@ -57,6 +57,7 @@ class BookContext:
                 self.paragraph_quotes.setdefault(p, []).append(i)
         self.guesses = [None] * len(self.quotations)
         self._epithets: dict[str, list[tuple[int, str]]] = {}  # head -> (offset, nearest character)
+        self._narration: dict[int, tuple[list, list[int]]] = {}  # paragraph -> (tokens, their offsets)
 
     def paragraph_of(self, offset: int) -> int:
         return max(bisect.bisect_right(self._paragraph_starts, offset) - 1, 0)
@@ -116,5 +117,12 @@ class BookContext:
 
     def narration_tokens(self, paragraph: int) -> list:
         """The paragraph's tokens outside quotation marks."""
-        base = self.paragraphs[paragraph][0]
-        return [t for t in self.docs[paragraph] if not self.in_quote(base + t.idx) and not t.is_space]
+        return self.narration(paragraph)[0]
+
+    def narration(self, paragraph: int) -> tuple[list, list[int]]:
+        """The paragraph's tokens outside quotation marks and their absolute offsets (computed once)."""
+        if paragraph not in self._narration:
+            base = self.paragraphs[paragraph][0]
+            tokens = [t for t in self.docs[paragraph] if not self.in_quote(base + t.idx) and not t.is_space]
+            self._narration[paragraph] = (tokens, [base + t.idx for t in tokens])
+        return self._narration[paragraph]

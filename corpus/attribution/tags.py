@@ -3,6 +3,8 @@ action beats ("Elizabeth smiled. '...'") in the quotation's own paragraph."""
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from dataclasses import dataclass
 
 from corpus.attribution.context import BookContext, Guess
@@ -166,18 +168,24 @@ def tag_near(ctx: BookContext, quotation: Quotation, others: list[Quotation], ma
     if introduction is not None:
         return introduction
     best: tuple[float, Tag] | None = None
+    covered: _Coverage | None = None  # built for the first candidate (a paragraph may hold hundreds of parts)
+    starts = [s for s, _ in quotation.parts]
     for p in paragraphs:
         base = ctx.paragraphs[p][0]
-        for token in ctx.narration_tokens(p):
-            pos = base + token.idx
-            if any(other.start <= pos < other.end + 1 for other in others):
-                continue
-            distance = _distance(quotation, pos)
+        tokens, offsets = ctx.narration(p)
+        # only tokens within max_chars of the quotation can be its tag
+        lo = bisect.bisect_left(offsets, quotation.start - max_chars)
+        hi = bisect.bisect_right(offsets, quotation.end + max_chars)
+        for token, pos in zip(tokens[lo:hi], offsets[lo:hi]):
+            distance = _distance(quotation, pos, starts)
             if distance > max_chars:
                 continue
             is_verb = token.lower_ in SPEECH_VERBS and token.pos_ in ("VERB", "AUX")
             is_beat = not is_verb and token.dep_ == "ROOT" and token.pos_ in ("VERB", "AUX")
             if not (is_verb or is_beat):
+                continue
+            covered = covered or _Coverage(others)
+            if covered(pos):
                 continue
             subject = _subject(token, lambda t: ctx.in_quote(base + t.idx))
             if subject is None:
@@ -191,6 +199,20 @@ def tag_near(ctx: BookContext, quotation: Quotation, others: list[Quotation], ma
             if best is None or score < best[0]:
                 best = (score, tag)
     return best[1] if best else None
+
+
+class _Coverage:
+    """Whether an offset falls inside one of some quotations or the narration between their parts
+    (`quotation.start <= offset <= quotation.end`), by bisection over the sorted spans."""
+
+    def __init__(self, quotations: list[Quotation]) -> None:
+        spans = sorted((q.start, q.end + 1) for q in quotations)
+        self._starts = [s for s, _ in spans]
+        self._reach = list(itertools.accumulate((e for _, e in spans), max))  # furthest end so far
+
+    def __call__(self, offset: int) -> bool:
+        i = bisect.bisect_right(self._starts, offset) - 1
+        return i >= 0 and self._reach[i] > offset
 
 
 def _introduction(ctx: BookContext, quotation) -> Tag | None:
@@ -229,8 +251,12 @@ def epithet_owner(ctx: BookContext, head: str, gender: str | None) -> str | None
     return slug if n >= EPITHET_MIN_COUNT and n >= EPITHET_MIN_SHARE * sum(counts.values()) else None
 
 
-def _distance(quotation, pos: int) -> int:
-    return min(abs(pos - e) if pos >= e else abs(s - pos) for s, e in quotation.parts)
+def _distance(quotation, pos: int, starts: list[int]) -> int:
+    """Characters from `pos` to the nearest of the quotation's parts (`starts`: their start offsets)."""
+    parts = quotation.parts
+    i = bisect.bisect_right(starts, pos) - 1
+    # the part at or before pos and the one after it are the nearest (parts are sorted and disjoint)
+    return min(pos - e if pos >= e else abs(s - pos) for s, e in parts[max(i, 0) : i + 2])
 
 
 SAME_SPEAKER_VERBS = {"continued", "continues", "added", "adds", "resumed", "pursued", "persisted", "went"}
