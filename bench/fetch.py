@@ -25,9 +25,9 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from corpus.client import ClientConfig, GutenbergClient  # noqa: E402
-from corpus.fetch import FetchConfig, fetch_books, text_path  # noqa: E402
-from corpus.shards import atomic_write_bytes  # noqa: E402
+from corpus.gutenberg.client import ClientConfig, GutenbergClient  # noqa: E402
+from corpus.gutenberg.fetch import FetchConfig, fetch_books, text_path  # noqa: E402
+from corpus.shards.parquet import atomic_write_bytes  # noqa: E402
 from tests.gutenberg_server import GutenbergServer  # noqa: E402
 
 DEFAULT_SOURCE = ROOT.parent / "shared" / "gutenberg"

@@ -32,8 +32,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus.errors import CorpusError  # noqa: E402
-from corpus.pdnc import PdncNovel, novel_folders, read_novel  # noqa: E402
-from corpus.shards import atomic_write_bytes  # noqa: E402
+from pdnc import PdncNovel, novel_folders, read_novel  # noqa: E402
+from corpus.shards.parquet import atomic_write_bytes  # noqa: E402
 from training.data import document_lead  # noqa: E402
 from training.modeling import load_base_model, max_positions, resolve_device  # noqa: E402
 

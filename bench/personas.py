@@ -32,13 +32,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from corpus import schema, shards  # noqa: E402
-from corpus.attribute import AttributeConfig, attribute_books  # noqa: E402
-from corpus.books import BookMetadata  # noqa: E402
-from corpus.clean import find_chapters  # noqa: E402
+from corpus.shards import parquet, schema  # noqa: E402
+from corpus.attribution.runner import AttributeConfig, attribute_books  # noqa: E402
+from corpus.gutenberg.books import BookMetadata  # noqa: E402
+from corpus.gutenberg.clean import find_chapters  # noqa: E402
 from corpus.errors import CorpusError  # noqa: E402
-from corpus.pdnc import gold_book_attribution, read_cast  # noqa: E402
-from corpus.persona_shards import write_book, write_run_tables  # noqa: E402
+from pdnc import gold_book_attribution, read_cast  # noqa: E402
+from corpus.shards.writer import write_book, write_run_tables  # noqa: E402
 from training import checkpoint, trainer  # noqa: E402
 from training.baselines import BaselineConfig, HardPrompt, LoraAdapters, PromptTuning  # noqa: E402
 from training.config import DataConfig, SoftPromptConfig, TrainConfig  # noqa: E402
@@ -153,7 +153,7 @@ def build_gold_shards(pdnc: Path, books: tuple[str, ...], out: Path) -> Path:
     """Persona shards of the gold PDNC speakers (one per novel; the book id is the folder name)."""
     for name in books:
         folder = pdnc / name
-        if not shards.utterance_shard_path(out, name).exists():
+        if not parquet.utterance_shard_path(out, name).exists():
             text = (folder / "novel_text.txt").read_text(encoding="utf-8")
             write_book(out, name, text, gold_book_attribution(folder), find_chapters(text),
                        metadata=BookMetadata(source=str(folder), title=name))
@@ -181,14 +181,14 @@ def build_attributed_shards(pdnc: Path, books: tuple[str, ...], out: Path) -> Pa
 def without_spans(src: Path, dst: Path, excluded: dict[str, list[tuple[int, int]]]) -> Path:
     """A copy of a shard folder without the utterances that overlap `excluded` character spans of their book."""
     dst.mkdir(parents=True, exist_ok=True)
-    for path in shards.utterance_shards(src):
-        table = shards.read_table(path, schema.UTTERANCES)
+    for path in parquet.utterance_shards(src):
+        table = parquet.read_table(path, schema.UTTERANCES)
         spans = excluded.get(path.name[: -len(schema.UTTERANCES_FILE_SUFFIX)], [])
         starts, ends = table["char_start"].to_numpy(), table["char_end"].to_numpy()
         keep = np.ones(len(table), dtype=bool)
         for start, end in spans:
             keep &= ~((starts < end) & (ends > start))
-        shards.write_table(table.filter(keep), dst / path.name, schema.UTTERANCES)
+        parquet.write_table(table.filter(keep), dst / path.name, schema.UTTERANCES)
     for name in (schema.CHARACTERS_FILE, schema.BOOKS_FILE):
         shutil.copyfile(src / name, dst / name)
     return dst
@@ -196,7 +196,7 @@ def without_spans(src: Path, dst: Path, excluded: dict[str, list[tuple[int, int]
 
 def heldout_spans(exp: Experiment, gold_shards: Path) -> dict[str, list[tuple[int, int]]]:
     """Character spans of the gold validation and test lines of the evaluation books."""
-    table = shards.read_utterances(gold_shards, exp.profile.eval_books)
+    table = parquet.read_utterances(gold_shards, exp.profile.eval_books)
     offsets = {(r["book_id"], r["quote_id"]): (r["char_start"], r["char_end"])
                for r in table.select(["book_id", "quote_id", "char_start", "char_end"]).to_pylist()}
     spans: dict[str, list[tuple[int, int]]] = {}
@@ -448,8 +448,8 @@ def plots(results: dict[str, Any], out: Path) -> list[Path]:
 def write_results(results: dict[str, Any], out: Path, plot: bool) -> None:
     """results.json and results.md (rewritten after every method), and the plots."""
     out.mkdir(parents=True, exist_ok=True)
-    shards.atomic_write_bytes(out / "results.json", json.dumps(results, indent=2).encode())
-    shards.atomic_write_bytes(out / "results.md", markdown(results).encode())
+    parquet.atomic_write_bytes(out / "results.json", json.dumps(results, indent=2).encode())
+    parquet.atomic_write_bytes(out / "results.md", markdown(results).encode())
     if plot:
         plots(results, out)
 

@@ -20,7 +20,7 @@ from corpus.attribution.book import prepare_context, run_sieve  # noqa: E402
 from corpus.attribution.context import BookContext  # noqa: E402
 from corpus.attribution.ranker import RANKER_FILE, Ranker, fit_scorer, training_examples  # noqa: E402
 from corpus.attribution.types import AttributionConfig  # noqa: E402
-from corpus.pdnc import novel_folders, read_novel  # noqa: E402
+from pdnc import novel_folders, read_novel  # noqa: E402
 
 
 FORWARD_ROUNDS = 2  # rounds on a ranker's own decisions; a second one measured better on held-out novels

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from corpus.errors import CorpusError  # noqa: E402
-from corpus.shards import atomic_write_bytes  # noqa: E402
+from corpus.shards.parquet import atomic_write_bytes  # noqa: E402
 from training.config import SoftPromptConfig  # noqa: E402
 from training.data import Batch, Example, collate  # noqa: E402
 from training.model_source import resolve_model  # noqa: E402

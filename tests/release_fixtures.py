@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pyarrow.parquet as pq
 import yaml
 
-from corpus import schema, shards
+from corpus.shards import parquet, schema
 
 PD = "Public domain in the USA."
 FORBIDDEN_NAMESPACE = "forbidden"  # the fake Hub refuses repos here, echoing the token like a careless server
@@ -80,7 +80,7 @@ def write_run(shard_dir: Path, books: list[FakeBook]) -> Path:
     characters, book_rows = [], []
     for book in books:
         utterances = book_utterances(book)
-        shards.write_rows(utterances, shards.utterance_shard_path(shard_dir, book.book_id), schema.UTTERANCES)
+        parquet.write_rows(utterances, parquet.utterance_shard_path(shard_dir, book.book_id), schema.UTTERANCES)
         for slug, name in book.characters:
             cid = schema.character_id(book.book_id, slug)
             lines = [u for u in utterances if u["speaker_id"] == cid]
@@ -100,8 +100,8 @@ def write_run(shard_dir: Path, books: list[FakeBook]) -> Path:
                 "pipeline_version": schema.PIPELINE_VERSION,
             }
         )
-    shards.write_rows(characters, Path(shard_dir) / schema.CHARACTERS_FILE, schema.CHARACTERS)
-    shards.write_rows(book_rows, Path(shard_dir) / schema.BOOKS_FILE, schema.BOOKS)
+    parquet.write_rows(characters, Path(shard_dir) / schema.CHARACTERS_FILE, schema.CHARACTERS)
+    parquet.write_rows(book_rows, Path(shard_dir) / schema.BOOKS_FILE, schema.BOOKS)
     return Path(shard_dir)
 
 

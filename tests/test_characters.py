@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from corpus.characters import (
+from corpus.attribution.characters import (
     Character,
     WordStats,
     clean_names,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus.clean import (
+from corpus.gutenberg.clean import (
     COPYRIGHTED, PUBLIC_DOMAIN_USA, CleanConfig, clean_book, clean_html_book, decode, find_chapters, normalise,
     parse_release_date, split_boilerplate,
 )

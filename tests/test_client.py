@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from urllib3.util.retry import Retry
 
-from corpus.client import ClientConfig, GutenbergClient, MirrorUnreachable, resolve_mirror
+from corpus.gutenberg.client import ClientConfig, GutenbergClient, MirrorUnreachable, resolve_mirror
 from corpus.errors import CorpusError
 from tests.gutenberg_server import GutenbergServer, gutenberg_file, write_book
 

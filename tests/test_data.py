@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from transformers import AutoTokenizer
 
-from corpus import schema, shards
+from corpus.shards import parquet, schema
 from corpus.errors import CorpusError
 from training.config import DataConfig
 from training.data import (
@@ -57,7 +57,7 @@ def test_the_speech_tag_and_the_speakers_name_never_end_the_context(tmp_path: Pa
     assert strip_speech_tag("said she,") == ""
     rows = [utterance_row("9", "alice-smith", "Alice Smith", i, f"Line {i}.", f"Rain fell.\n\nAlice Smith replied{i % 2 and ',' or '.'}")
             for i in range(4)]
-    shards.write_rows(rows, shards.utterance_shard_path(tmp_path, "9"), schema.UTTERANCES)
+    parquet.write_rows(rows, parquet.utterance_shard_path(tmp_path, "9"), schema.UTTERANCES)
     corpus = load_corpus(tmp_path, DataConfig(min_lines=1, heldout_fraction=0.0))
     contexts = [u.context for s in corpus.lines["9:alice-smith"].values() for u in s]
     assert contexts == ["Rain fell."] * 4
@@ -124,7 +124,7 @@ def test_missing_and_corrupt_shards_are_corpus_errors(tmp_path: Path) -> None:
     with pytest.raises(CorpusError, match="not found"):
         load_corpus(tmp_path / "absent")
     folder = write_persona_shards(tmp_path / "shards")
-    shards.utterance_shard_path(folder, "100").write_bytes(b"PAR1 not really parquet")
+    parquet.utterance_shard_path(folder, "100").write_bytes(b"PAR1 not really parquet")
     with pytest.raises(CorpusError, match="corrupt"):
         load_corpus(folder)
 

@@ -9,9 +9,9 @@ import pytest
 
 from corpus.attribution import AttributionConfig, attribute_book
 from corpus.errors import CorpusError
-from corpus.nlp import load_nlp, parse_paragraphs
-from corpus.pdnc import gold_book_attribution, novel_folders, read_novel
-from corpus.quotes import find_quotations, paragraph_spans
+from corpus.attribution.nlp import load_nlp, parse_paragraphs
+from bench.pdnc import gold_book_attribution, novel_folders, read_novel
+from corpus.attribution.quotes import find_quotations, paragraph_spans
 
 NOVEL = "DaisyMiller"
 # Regression guards a little under the levels measured with the bundled ranker (0.90 / 0.91 / 0.994,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from corpus.quotes import SINGLE_STYLE, Quotation, detect_style, find_quotations, paragraph_spans
+from corpus.attribution.quotes import SINGLE_STYLE, Quotation, detect_style, find_quotations, paragraph_spans
 
 
 def texts(text: str) -> list[str]:

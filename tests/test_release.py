@@ -17,11 +17,12 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from corpus import cli, schema
+from corpus import cli
+from corpus.shards import schema
 from corpus.errors import CorpusError
-from corpus.release import ReleaseConfig, SplitUnit, build_release, split_of
-from corpus.release_card import features_of
-from corpus.release_upload import upload_release
+from corpus.release.build import ReleaseConfig, SplitUnit, build_release, split_of
+from corpus.release.card import features_of
+from corpus.release.upload import upload_release
 from release_fixtures import FORBIDDEN_NAMESPACE, FakeBook, FakeHub, FakeRepo, rewrite_with_schema_version, write_run
 
 TOKEN = "hf_testTokenThatMustNeverBePrinted0123"
@@ -434,7 +435,7 @@ def test_private_release_refuses_an_existing_public_repository(run_dir, tmp_path
 def test_upload_plan_sends_changed_files_and_deletes_stale_release_files(run_dir: Path, tmp_path: Path):
     from huggingface_hub.hf_api import RepoFile
 
-    from corpus.release_upload import file_digests, plan_upload
+    from corpus.release.upload import file_digests, plan_upload
     from release_fixtures import git_blob_oid
 
     folder = build_release(run_dir, tmp_path / "release", REPO).folder

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from corpus.errors import run_cli
-from corpus.shards import utterance_shards
+from corpus.shards.parquet import utterance_shards
 from training.arguments import require_file, require_one_persona
 from training.config import DataConfig, GenerateConfig, SoftPromptConfig, TrainConfig, help_of
 from training.run_files import check_out_folder, require_finished_run
@@ -191,7 +191,7 @@ def evaluate(
     require_finished_run(run)
     if shards is not None:
         utterance_shards(shards)
-    from corpus.shards import atomic_write_bytes
+    from corpus.shards.parquet import atomic_write_bytes
     from training.evaluate import EvalConfig, evaluate_run, parse_shots
 
     overrides = {"split": split, "max_lines": max_lines, "shots": parse_shots(shots) if shots else None}

@@ -20,7 +20,7 @@ from typing import Iterator, Sequence
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from corpus import schema, shards
+from corpus.shards import parquet, schema
 from corpus.errors import CorpusError
 from training.config import DataConfig
 
@@ -155,14 +155,14 @@ def _split_lines(lines: list[Utterance], config: DataConfig) -> dict[str, list[U
 
 
 def _optional_table(path: Path, table_schema) -> list[dict]:
-    return shards.read_table(path, table_schema).to_pylist() if path.exists() else []
+    return parquet.read_table(path, table_schema).to_pylist() if path.exists() else []
 
 
 def load_corpus(shard_dir: Path, config: DataConfig = DataConfig()) -> PersonaCorpus:
     """Read the persona shards of `shard_dir`, filter, and split lines and characters deterministically."""
     config.validate()
     shard_dir = Path(shard_dir)
-    table = shards.read_utterances(shard_dir, config.books or None)
+    table = parquet.read_utterances(shard_dir, config.books or None)
     books = {r["book_id"]: r for r in _optional_table(shard_dir / schema.BOOKS_FILE, schema.BOOKS)}
     cast = {r["character_id"]: r for r in _optional_table(shard_dir / schema.CHARACTERS_FILE, schema.CHARACTERS)}
     by_character: dict[str, list[Utterance]] = {}
@@ -304,7 +304,7 @@ class TokenCache:
     def save(self) -> None:
         """Persist new entries (atomically) when the cache has a path."""
         if self.path is not None and self._dirty:
-            shards.atomic_write_bytes(self.path, json.dumps(self.ids).encode())
+            parquet.atomic_write_bytes(self.path, json.dumps(self.ids).encode())
             self._dirty = False
 
 

@@ -1,10 +1,13 @@
-"""Speakers and addressees of quotations: a sieve of speech tags, anaphora and conversation turns.
+"""Quotations, the cast and their speakers and addressees: a sieve of speech tags, anaphora and
+conversation turns, then a ranker.
 
-Files: types.py (config and results), context.py (what sieves read), mentions.py (cast names in
+Files: quotes.py (quotations in a text), nlp.py (spaCy loading and parsing), characters.py (cast
+discovery and aliases), types.py (config and results), context.py (what sieves read), mentions.py (cast names in
 the text), tags.py (explicit and anaphoric speech tags, action beats), conversation.py (turn-taking,
 vocatives, addressees), ranker.py (a small learned re-ranker for untagged quotations, weights in
 ranker.json), calibration.py (confidence: per sieve rule, and from the ranker's evidence;
-calibration.json), book.py (the pipeline).
+calibration.json), book.py (the pipeline over one book), runner.py (`corpus attribute`: many books
+into shards, resumable), parallel.py (processes or Ray), booknlp.py (the BookNLP backend).
 """
 
 from corpus.attribution.book import attribute_book

@@ -19,9 +19,9 @@ from corpus.attribution.style import SpeakerStyle
 from corpus.attribution.tags import SUBJECT_DEPS, tag_guess
 from corpus.attribution.types import Attribution, AttributionConfig, BookAttribution
 from corpus.attribution.utterances import split_by_speaker
-from corpus.characters import Character, co_mentions, discover_characters
-from corpus.nlp import load_nlp, parse_paragraphs
-from corpus.quotes import Quotation, find_quotations, paragraph_spans
+from corpus.attribution.characters import Character, co_mentions, discover_characters
+from corpus.attribution.nlp import load_nlp, parse_paragraphs
+from corpus.attribution.quotes import Quotation, find_quotations, paragraph_spans
 
 FIRST_PERSON_RATE = 0.012  # share of narration tokens that are "I" above which narration is first-person
 NARRATOR_MIN_VOCATIVES = 5

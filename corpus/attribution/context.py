@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from corpus.attribution.mentions import CastIndex, Mention
 from corpus.attribution.style import SpeakerStyle
-from corpus.quotes import Quotation
+from corpus.attribution.quotes import Quotation
 
 EPITHET_WINDOW = 60  # characters around a descriptive word searched for the name it stands for
 

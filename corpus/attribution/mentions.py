@@ -6,7 +6,7 @@ import bisect
 import re
 from dataclasses import dataclass
 
-from corpus.characters import TITLES, Character
+from corpus.attribution.characters import TITLES, Character
 
 SUBJECT_PRONOUNS = {"he": "male", "she": "female"}
 # Nouns that carry a gender when a speech tag names a speaker by description ("said his wife").

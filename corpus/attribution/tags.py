@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from corpus.attribution.context import BookContext, Guess
 from corpus.attribution.conversation import vocatives
 from corpus.attribution.mentions import GENDERED_NOUNS, GENERIC_NOUNS, SUBJECT_PRONOUNS
-from corpus.quotes import Quotation
+from corpus.attribution.quotes import Quotation
 
 SPEECH_VERBS = {
     "say", "said", "says", "saying", "reply", "replied", "replies", "cry", "cried", "cries", "ask", "asked",

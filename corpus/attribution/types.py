@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from corpus.characters import Character
-from corpus.quotes import Quotation
-from corpus.schema import QUOTE_TYPES  # noqa: F401  (re-exported: explicit / anaphoric / implicit)
+from corpus.attribution.characters import Character
+from corpus.attribution.quotes import Quotation
+from corpus.shards.schema import QUOTE_TYPES  # noqa: F401  (re-exported: explicit / anaphoric / implicit)
 
 
 

@@ -17,11 +17,11 @@ from typing import Mapping, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from corpus import schema, shards
+from corpus.shards import parquet, schema
 from corpus.attribution.types import BookAttribution
-from corpus.books import BookMetadata, text_sha256 as sha256_of_text
+from corpus.gutenberg.books import BookMetadata, text_sha256 as sha256_of_text
 from corpus.errors import CorpusError
-from corpus.quotes import paragraph_spans
+from corpus.attribution.quotes import paragraph_spans
 
 BOOK_ROW_KEY = b"persona_book_row"
 CHARACTER_ROWS_KEY = b"persona_character_rows"
@@ -61,7 +61,7 @@ def book_rows(
 ) -> tuple[list[dict], list[dict]]:
     """Utterance rows (UTTERANCES schema) and character rows (CHARACTERS schema) of one book.
 
-    `chapters` are objects with a `start` offset, in text order (e.g. `corpus.clean.Chapter`).
+    `chapters` are objects with a `start` offset, in text order (e.g. `corpus.gutenberg.clean.Chapter`).
     """
     if context_paragraphs < 0 or context_max_chars < 0:
         raise CorpusError("context paragraphs and context characters must be >= 0")
@@ -230,8 +230,8 @@ def write_book(
         len(utterances),
         len(characters),
     )
-    shards.to_table(characters, schema.CHARACTERS)  # validate before anything is written
-    shards.to_table([row], schema.BOOKS)
+    parquet.to_table(characters, schema.CHARACTERS)  # validate before anything is written
+    parquet.to_table([row], schema.BOOKS)
     file_schema = schema.UTTERANCES.with_metadata(
         {
             **schema.UTTERANCES.metadata,
@@ -240,8 +240,8 @@ def write_book(
             SETTINGS_KEY: settings.encode(),
         }
     )
-    table = shards.to_table(utterances, schema.UTTERANCES)
-    return shards.write_table(table, shards.utterance_shard_path(shard_dir, book_id), file_schema)
+    table = parquet.to_table(utterances, schema.UTTERANCES)
+    return parquet.write_table(table, parquet.utterance_shard_path(shard_dir, book_id), file_schema)
 
 
 def read_shard_info(path: Path) -> ShardInfo:
@@ -269,11 +269,11 @@ def write_run_tables(shard_dir: Path) -> tuple[Path, Path]:
     """Rebuild `characters.parquet` and `books.parquet` of a run folder from all its utterance shards."""
     books: list[dict] = []
     characters: list[dict] = []
-    for path in shards.utterance_shards(shard_dir):
+    for path in parquet.utterance_shards(shard_dir):
         info = read_shard_info(path)
         books.append(info.book_row)
         characters.extend(info.character_rows)
     return (
-        shards.write_rows(characters, Path(shard_dir) / schema.CHARACTERS_FILE, schema.CHARACTERS),
-        shards.write_rows(books, Path(shard_dir) / schema.BOOKS_FILE, schema.BOOKS),
+        parquet.write_rows(characters, Path(shard_dir) / schema.CHARACTERS_FILE, schema.CHARACTERS),
+        parquet.write_rows(books, Path(shard_dir) / schema.BOOKS_FILE, schema.BOOKS),
     )

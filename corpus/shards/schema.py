@@ -1,6 +1,6 @@
 """Arrow schemas of the persona shards: the one place that names their columns.
 
-Both `corpus` (writers) and `training` / `corpus.release` (readers) import these. Bump
+Both `corpus` (writers) and `training` / `corpus.release.build` (readers) import these. Bump
 SCHEMA_VERSION whenever a column is added, removed or changes meaning.
 """
 

@@ -2,9 +2,9 @@
 
 `build_release(shard_dir, out, repo_id)` turns a run folder of `corpus attribute` into the folder of a
 Hub dataset repository: `data/<config>/<split>-NNNNN-of-NNNNN.parquet` for the configs `utterances`,
-`characters` and `books` (schemas from `corpus.schema`), and a `README.md` dataset card
-(`corpus.release_card`). It then loads the folder back with `datasets.load_dataset` and checks the
-features and row counts it declares. `corpus.release_upload` pushes the folder.
+`characters` and `books` (schemas from `corpus.shards.schema`), and a `README.md` dataset card
+(`corpus.release.card`). It then loads the folder back with `datasets.load_dataset` and checks the
+features and row counts it declares. `corpus.release.upload` pushes the folder.
 
 Only books whose rights say "Public domain in the USA." are released; books without rights metadata
 (local texts, PDNC) are an error unless their ids are listed in `assume_public_domain` (the publisher
@@ -12,7 +12,7 @@ then vouches for each one, and the card and its books row say so). There is deli
 that waves all of them through: PDNC, for one, holds novels still in copyright in the USA.
 
 Editions of the same work (same normalised title and author) collapse to the lowest book id. A book's
-source is published as its canonical Gutenberg URL (`corpus.release_sources`), never the mirror's path.
+source is published as its canonical Gutenberg URL (`corpus.release.sources`), never the mirror's path.
 Utterances quoting Project Gutenberg licence text are dropped, and licence paragraphs are cut out of
 the contexts: rows never change otherwise, so their offsets keep pointing into the clean text whose
 sha256 the books table records.
@@ -35,10 +35,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from corpus import schema, shards
+from corpus.shards import parquet, schema
 from corpus.errors import CorpusError
-from corpus.quotes import PARAGRAPH_BREAK, paragraph_spans
-from corpus.release_sources import public_source
+from corpus.attribution.quotes import PARAGRAPH_BREAK, paragraph_spans
+from corpus.release.sources import public_source
 
 if TYPE_CHECKING:
     import datasets
@@ -165,11 +165,11 @@ class Release:
 def read_release_tables(shard_dir: Path) -> ReleaseTables:
     """The utterances, characters and books of a run folder, checked for one schema version and consistency."""
     shard_dir = Path(shard_dir)
-    utterance_paths = shards.utterance_shards(shard_dir)
+    utterance_paths = parquet.utterance_shards(shard_dir)
     _check_one_schema_version([*utterance_paths, shard_dir / schema.CHARACTERS_FILE, shard_dir / schema.BOOKS_FILE])
     try:
         tables = ReleaseTables(
-            shards.read_utterances(shard_dir), shards.read_characters(shard_dir), shards.read_books(shard_dir)
+            parquet.read_utterances(shard_dir), parquet.read_characters(shard_dir), parquet.read_books(shard_dir)
         )
     except ValueError as exc:  # the cast to the schema refuses nulls where provenance columns must have values
         raise CorpusError(
@@ -300,7 +300,7 @@ def _keep_books(tables: ReleaseTables, kept_books: list[dict]) -> ReleaseTables:
     return ReleaseTables(
         tables.utterances.filter(pc.is_in(tables.utterances.column("book_id"), ids)),
         tables.characters.filter(pc.is_in(tables.characters.column("book_id"), ids)),
-        shards.to_table(kept_books, schema.BOOKS),
+        parquet.to_table(kept_books, schema.BOOKS),
     )
 
 
@@ -431,7 +431,7 @@ def write_config(folder: Path, config_name: str, splits: dict[str, pa.Table], co
         for i in range(n_files):
             relative = f"{DATA_DIR}/{config_name}/{split}-{i:05d}-of-{n_files:05d}.parquet"
             part = table.slice(i * config.rows_per_file, config.rows_per_file)
-            shards.write_table(part, folder / relative, table_schema)
+            parquet.write_table(part, folder / relative, table_schema)
             paths.append(relative)
         written.files[split] = paths
         written.rows[split] = table.num_rows
@@ -443,7 +443,7 @@ def validate_release(release: Release) -> None:
     """Load every config with `datasets.load_dataset` and check its splits, features and row counts."""
     import datasets  # heavy; only needed here
 
-    from corpus.release_card import features_of
+    from corpus.release.card import features_of
 
     progress_was_enabled = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()
@@ -478,7 +478,7 @@ def build_release(
     The folder is built next to `out` and swapped in only once complete; an existing `out` must be
     an earlier release folder (README.md and data/), which is replaced.
     """
-    from corpus.release_card import read_attribution_report, write_card
+    from corpus.release.card import read_attribution_report, write_card
 
     config.validate()
     out = Path(out)
@@ -498,7 +498,7 @@ def build_release(
         out.parent.mkdir(parents=True, exist_ok=True)
         building = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.building-"))
     except OSError as exc:
-        raise shards.write_error(out, exc) from exc
+        raise parquet.write_error(out, exc) from exc
     try:
         configs = {
             name: write_config(building, name, split_table(name, getattr(tables, name), config), config)
