@@ -24,7 +24,8 @@ from corpus.gutenberg.fetch import FetchConfig
 from corpus.attribution.parallel import ParallelConfig
 from corpus.shards.writer import ShardConfig
 from corpus.shards.personas import cast_table, character_lines, find_character
-from corpus.release.build import Release, ReleaseConfig, SplitUnit, build_release, default_release_folder
+from corpus.release.build import build_release, default_release_folder
+from corpus.release.types import Release, ReleaseConfig, SplitUnit
 from corpus.release.upload import check_repo_id, resolve_token, upload_release
 
 app = typer.Typer(

@@ -20,7 +20,9 @@ import yaml
 from corpus import cli
 from corpus.shards import schema
 from corpus.errors import CorpusError
-from corpus.release.build import ReleaseConfig, SplitUnit, build_release, split_of
+from corpus.release.build import build_release
+from corpus.release.splits import split_of
+from corpus.release.types import ReleaseConfig, SplitUnit
 from corpus.release.card import features_of
 from corpus.release.upload import upload_release
 from release_fixtures import FORBIDDEN_NAMESPACE, FakeBook, FakeHub, FakeRepo, rewrite_with_schema_version, write_run

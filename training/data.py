@@ -21,6 +21,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from corpus.shards import parquet, schema
+from corpus.shards.splits import hash_position
 from corpus.errors import CorpusError
 from training.config import DataConfig
 
@@ -116,12 +117,6 @@ def resolve_character(query: str, names: dict[str, str]) -> str:
     return matches[0]
 
 
-def unit_hash(seed: int, key: str) -> float:
-    """A deterministic number in [0, 1) for `key` under `seed` (stable across processes and platforms)."""
-    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
 def name_words(names: Sequence[str]) -> set[str]:
     """The words that identify a character in text: its names and their parts, without titles."""
     words = {n.strip() for n in names if n.strip()}
@@ -147,7 +142,7 @@ def strip_speech_tag(context: str, names: Sequence[str] = ()) -> str:
 
 
 def _split_lines(lines: list[Utterance], config: DataConfig) -> dict[str, list[Utterance]]:
-    ordered = sorted(lines, key=lambda u: unit_hash(config.split_seed, f"line:{u.book_id}:{u.quote_id}"))
+    ordered = sorted(lines, key=lambda u: hash_position(config.split_seed, f"line:{u.book_id}:{u.quote_id}", ":"))
     n = len(ordered)
     n_test = max(1, round(n * config.test_fraction)) if config.test_fraction > 0 and n >= len(SPLITS) else 0
     n_val = max(1, round(n * config.validation_fraction)) if config.validation_fraction > 0 and n >= len(SPLITS) else 0
@@ -187,7 +182,9 @@ def load_corpus(shard_dir: Path, config: DataConfig = DataConfig()) -> PersonaCo
             cid, meta.get("name") or names[cid], by_character[cid][0].book_id, tuple(meta.get("aliases") or ()),
             meta.get("gender"), book.get("title"), book.get("author"),
         )
-    heldout = frozenset(c for c in characters if unit_hash(config.split_seed, f"character:{c}") < config.heldout_fraction)
+    heldout = frozenset(
+        c for c in characters if hash_position(config.split_seed, f"character:{c}", ":") < config.heldout_fraction
+    )
     return PersonaCorpus(
         characters, {c: _split_lines(by_character[c], config) for c in characters}, heldout,
         {c: len(lines) for c, lines in by_character.items()}, names, config.min_lines,

@@ -15,7 +15,8 @@ import pyarrow.compute as pc
 
 from corpus.shards import parquet, schema
 from corpus.errors import CorpusError
-from corpus.release.build import (
+from corpus.release.splits import book_order, is_partitioned
+from corpus.release.types import (
     ATTRIBUTION_REPORT_FILE,
     CARD_FILE,
     CONFIGS,
@@ -24,8 +25,6 @@ from corpus.release.build import (
     WHOLE_TABLE_SPLIT,
     Release,
     SplitUnit,
-    book_order,
-    is_partitioned,
 )
 
 if TYPE_CHECKING:
