@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from corpus.attribution.speech_verbs import TAG_VERB_PATTERN
 from corpus.errors import CorpusError
 
 GENDERS = ("female", "male")
@@ -488,8 +489,6 @@ def clean_names(counts: dict[str, int], stats: WordStats, text: str,
     return {n: c for n, c in cleaned.items() if not _is_plural_family(n, c, last_words) and n not in dropped}
 
 
-# the common speech verbs as a regex alternation (corpus.attribution.tags.SPEECH_VERBS is the full set)
-TAG_VERB_PATTERN = "said|says|asked|replied|answered|cried|exclaimed|continued|added|whispered|shouted|called"
 TAGGED_NAME = re.compile(  # a whole word: not "Th" of a mangled "Th?r?se"
     rf"\b(?:{TAG_VERB_PATTERN}) ([A-Z][a-z]+)(?![\w'\u2019]|\?\w)"
     rf"|(?<![^\s\"\u201c])([A-Z][a-z]+) (?:{TAG_VERB_PATTERN})\b")

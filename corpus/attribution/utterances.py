@@ -12,7 +12,8 @@ or a pronoun of the other gender). Looser rules split more one-speaker paragraph
 from __future__ import annotations
 
 from corpus.attribution.context import BookContext
-from corpus.attribution.tags import INTRODUCING_PUNCTUATION, SPEECH_VERBS, Tag, tag_near
+from corpus.attribution.speech_verbs import SPEECH_VERBS
+from corpus.attribution.tags import INTRODUCING_PUNCTUATION, Tag, tag_near
 from corpus.attribution.quotes import Quotation
 
 
