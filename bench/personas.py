@@ -41,13 +41,13 @@ from pdnc import gold_book_attribution, read_cast  # noqa: E402
 from corpus.shards.writer import write_book, write_run_tables  # noqa: E402
 from training import checkpoint, trainer  # noqa: E402
 from training.baselines import BaselineConfig, HardPrompt, LoraAdapters, PromptTuning  # noqa: E402
-from training.config import DataConfig, SoftPromptConfig, TrainConfig  # noqa: E402
+from training.config import ALL_SHOTS, DataConfig, Shots, SoftPromptConfig, TrainConfig, shots_label  # noqa: E402
 from training.data import (  # noqa: E402
     PersonaCorpus, TokenCache, character_sheet, encode_examples, load_corpus, sheet_ids, token_budget,
 )
 from training.evaluate import (  # noqa: E402
-    ALL_SHOTS, BookLines, EvalConfig, MethodReport, PersonaMixture, evaluate_method, few_shot_curve,
-    heldout_lines, noprompt_report, noprompt_scores, report_dict, shots_label, trainer_fit_function,
+    BookLines, EvalConfig, MethodReport, PersonaMixture, evaluate_method, few_shot_curve,
+    heldout_lines, noprompt_report, noprompt_scores, report_dict, trainer_fit_function,
 )
 from training.modeling import load_base_model, max_positions, resolve_device  # noqa: E402
 
@@ -73,7 +73,7 @@ class Profile:
     pretrain_steps: int
     fit_steps: int
     batch_size: int
-    shots: tuple[int | None, ...]
+    shots: tuple[Shots, ...]
     curve_methods: tuple[str, ...]
     objectives: tuple[str, ...] = ("nll", "kl", "mix")  # "+speaker": with the speaker cross-entropy term
     ablations: tuple[tuple[int, int], ...] = ((4, 20), (64, 20), (16, 5))  # (K, L), on gold shards only
@@ -81,7 +81,7 @@ class Profile:
     pretrain_lr: float = 0.03
     fit_lr: float = 0.2
     baselines: tuple[str, ...] = ("prompt-tuning", "lora")
-    main_shots: int | None = ALL_SHOTS  # lines per character our method fits on in the main comparison
+    main_shots: Shots = ALL_SHOTS  # lines per character our method fits on in the main comparison
     speaker_weight: float = 1.0  # weight of the speaker term in the "+speaker" objectives
     hard_prompt: bool = True
 
@@ -236,7 +236,7 @@ def pretrain_basis(exp: Experiment, source_shards: Path, k: int, length: int) ->
 
 
 def ours_reports(exp: Experiment, source_shards: Path, basis: Path, label: str, objective: str,
-                 shots_levels: tuple[int | None, ...]) -> list[MethodReport]:
+                 shots_levels: tuple[Shots, ...]) -> list[MethodReport]:
     """Our method: each evaluated character's K weights fitted at each shots level, then scored.
 
     A book's characters are fitted together, for `fit_steps` steps per character: every method sees the same
@@ -255,7 +255,7 @@ def ours_reports(exp: Experiment, source_shards: Path, basis: Path, label: str, 
 
 
 def baseline_reports(exp: Experiment, corpus: PersonaCorpus, method: str,
-                     shots_levels: tuple[int | None, ...]) -> list[MethodReport]:
+                     shots_levels: tuple[Shots, ...]) -> list[MethodReport]:
     """Per-character prompt tuning or LoRA, trained at each shots level on the source's training lines."""
     budget = token_budget(exp.data_config(()), exp.profile.length, max_positions(exp.base), False)
     cache = TokenCache(exp.tokenizer, exp.work.parent / "tokens")
