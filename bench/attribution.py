@@ -52,20 +52,18 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus.attribution import AttributionConfig, attribute_book  # noqa: E402
-from corpus.attribution.calibration import Calibration  # noqa: E402
-from corpus.attribution.mentions import CastIndex, normalise_name  # noqa: E402
-from corpus.attribution.characters import TITLES  # noqa: E402
-from corpus.attribution.ranker import Ranker  # noqa: E402
-from corpus.errors import CorpusError  # noqa: E402
-from corpus.attribution.nlp import load_nlp, parse_paragraphs  # noqa: E402
-from pdnc import PdncNovel, novel_folders, read_novel  # noqa: E402
-from corpus.attribution.quotes import paragraph_spans  # noqa: E402
-from corpus.shards.schema import QUOTE_TYPES  # noqa: E402
-from corpus.shards.parquet import atomic_write_bytes  # noqa: E402
+from corpus.attribution import AttributionConfig, attribute_book
+from corpus.attribution.calibration import Calibration
+from corpus.attribution.mentions import CastIndex, normalise_name
+from corpus.attribution.characters import TITLES
+from corpus.attribution.ranker import Ranker
+from corpus.errors import CorpusError
+from corpus.attribution.nlp import load_nlp, parse_paragraphs
+from pdnc import PdncNovel, novel_folders, read_novel
+from corpus.attribution.quotes import paragraph_spans
+from corpus.shards.schema import QUOTE_TYPES
+from corpus.shards.parquet import atomic_write_bytes
 
 COVERAGE_THRESHOLDS = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 FOLDS = 3

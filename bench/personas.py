@@ -30,26 +30,25 @@ from typing import Any, Callable
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from corpus.shards import parquet, schema  # noqa: E402
-from corpus.attribution.runner import AttributeConfig, attribute_books  # noqa: E402
-from corpus.gutenberg.books import BookMetadata  # noqa: E402
-from corpus.gutenberg.clean import find_chapters  # noqa: E402
-from corpus.errors import CorpusError  # noqa: E402
-from pdnc import gold_book_attribution, read_cast  # noqa: E402
-from corpus.shards.writer import write_book, write_run_tables  # noqa: E402
-from training import checkpoint, trainer  # noqa: E402
-from training.baselines import BaselineConfig, HardPrompt, LoraAdapters, PromptTuning  # noqa: E402
-from training.config import ALL_SHOTS, DataConfig, Shots, SoftPromptConfig, TrainConfig, shots_label  # noqa: E402
-from training.data import (  # noqa: E402
+from corpus.shards import parquet, schema
+from corpus.attribution.runner import AttributeConfig, attribute_books
+from corpus.gutenberg.books import BookMetadata
+from corpus.gutenberg.clean import find_chapters
+from corpus.errors import CorpusError
+from pdnc import gold_book_attribution, read_cast
+from corpus.shards.writer import write_book, write_run_tables
+from training import checkpoint, trainer
+from training.baselines import BaselineConfig, HardPrompt, LoraAdapters, PromptTuning
+from training.config import ALL_SHOTS, DataConfig, Shots, SoftPromptConfig, TrainConfig, shots_label
+from training.data import (
     PersonaCorpus, TokenCache, character_sheet, encode_examples, load_corpus, sheet_ids, token_budget,
 )
-from training.evaluate import (  # noqa: E402
+from training.evaluate import (
     BookLines, EvalConfig, MethodReport, PersonaMixture, evaluate_method, few_shot_curve,
     heldout_lines, noprompt_report, noprompt_scores, report_dict, trainer_fit_function,
 )
-from training.modeling import load_base_model, max_positions, resolve_device  # noqa: E402
+from training.modeling import load_base_model, max_positions, resolve_device
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("gold", "attributed")
@@ -286,7 +285,6 @@ def hard_prompt_report(exp: Experiment, corpus: PersonaCorpus) -> MethodReport:
     report = evaluate_method(scorer, exp.books, exp.noprompt)
     report.trainable_per_character, report.extra = 0, {"shots": SHOTS_ALL}
     return report
-
 
 
 def main_comparison(exp: Experiment, source: str, source_shards: Path, section: dict[str, Any],

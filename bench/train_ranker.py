@@ -14,13 +14,11 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from corpus.attribution.book import prepare_context, run_sieve  # noqa: E402
-from corpus.attribution.context import BookContext  # noqa: E402
-from corpus.attribution.ranker import RANKER_FILE, Ranker, fit_scorer, training_examples  # noqa: E402
-from corpus.attribution.types import AttributionConfig  # noqa: E402
-from pdnc import novel_folders, read_novel  # noqa: E402
+from corpus.attribution.book import prepare_context, run_sieve
+from corpus.attribution.context import BookContext
+from corpus.attribution.ranker import RANKER_FILE, Ranker, fit_scorer, training_examples
+from corpus.attribution.types import AttributionConfig
+from pdnc import novel_folders, read_novel
 
 
 FORWARD_ROUNDS = 2  # rounds on a ranker's own decisions; a second one measured better on held-out novels
@@ -84,5 +82,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     sys.exit(main())

@@ -35,17 +35,16 @@ import torch
 from peft import PromptTuningConfig, TaskType, get_peft_model
 from transformers import AutoConfig, AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from corpus.errors import CorpusError
+from corpus.shards.parquet import atomic_write_bytes
+from training.config import SoftPromptConfig
+from training.data import Batch, Example, collate
+from training.model_source import resolve_model
+from training.modeling import resolve_device
+from training.objectives import persona_loss
+from training.soft_prompt import PersonaPromptModel
 
-from corpus.errors import CorpusError  # noqa: E402
-from corpus.shards.parquet import atomic_write_bytes  # noqa: E402
-from training.config import SoftPromptConfig  # noqa: E402
-from training.data import Batch, Example, collate  # noqa: E402
-from training.model_source import resolve_model  # noqa: E402
-from training.modeling import resolve_device  # noqa: E402
-from training.objectives import persona_loss  # noqa: E402
-from training.soft_prompt import PersonaPromptModel  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 DEFAULT_MODEL = ROOT.parent / "shared" / "models" / "gutenberg-gpt2"
 # The reference model's shape, for a random stand-in when it is absent.

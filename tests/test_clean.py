@@ -13,7 +13,7 @@ from corpus.gutenberg.clean import (
     parse_release_date, split_boilerplate,
 )
 from corpus.errors import CorpusError
-from tests.gutenberg_server import gutenberg_file
+from bench.gutenberg_server import gutenberg_file
 
 LICENCE = re.compile(
     r"START OF (THE|THIS) PROJECT GUTENBERG|END OF (THE|THIS) PROJECT GUTENBERG|End of (the )?Project Gutenberg"

@@ -21,7 +21,7 @@ from corpus.gutenberg.clean import PUBLIC_DOMAIN_USA
 from corpus.errors import CorpusError
 from corpus.gutenberg.fetch import LOCK_NAME, FetchConfig, fetch_books, load_catalog
 from tests.cli_runner import assert_one_line_error, run_main
-from tests.gutenberg_server import GutenbergServer, gutenberg_file, write_book, write_catalog
+from bench.gutenberg_server import GutenbergServer, gutenberg_file, write_book, write_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "gutenberg"
