@@ -57,6 +57,7 @@ def _utterance(book_id: str, quote_id: int, speaker: tuple[str, str] | None, tex
         "confidence": 0.9 if speaker else 0.0,
         "method": "test" if speaker else "none",
         "context": context,
+        "lead_in_chars": 0,
         "prev_speaker_id": None,
         "pipeline_version": schema.PIPELINE_VERSION,
     }

@@ -52,9 +52,12 @@ def test_splits_are_deterministic_disjoint_and_per_character(persona_shards: Pat
 def test_the_speech_tag_and_the_speakers_name_never_end_the_context(tmp_path: Path) -> None:
     assert strip_speech_tag("It rained.\n\nAlice turned and said,") == "It rained."
     assert strip_speech_tag("It rained.\n\nAlice, after a\nlong pause, said:") == "It rained."  # a wrapped lead-in
-    assert strip_speech_tag("It rained.\n\n\"Well,\" said he to Miss\nSmith, \"well?\"", ["Alice Smith"]) == "It rained."
-    assert strip_speech_tag("Alice came in.\n\nIt rained\nhard.", ["Alice Smith"]) == "Alice came in.\n\nIt rained\nhard."
+    assert strip_speech_tag("It rained.\n\n\"Well,\" said he to Miss\nSmith, \"well?\"", names=["Alice Smith"]) == "It rained."
+    assert strip_speech_tag("Alice came in.\n\nIt rained\nhard.", names=["Alice Smith"]) == "Alice came in.\n\nIt rained\nhard."
     assert strip_speech_tag("said she,") == ""
+    # the shard says how long the lead-in is: only that is judged, whatever the paragraphs
+    assert strip_speech_tag("It rained.\nAlice said,", len("Alice said,")) == "It rained."
+    assert strip_speech_tag("Alice came in.\n\nIt rained.", len("It rained."), ["Alice Smith"]) == "Alice came in.\n\nIt rained."
     rows = [utterance_row("9", "alice-smith", "Alice Smith", i, f"Line {i}.", f"Rain fell.\n\nAlice Smith replied{i % 2 and ',' or '.'}")
             for i in range(4)]
     parquet.write_rows(rows, parquet.utterance_shard_path(tmp_path, "9"), schema.UTTERANCES)

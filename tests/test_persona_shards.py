@@ -44,6 +44,12 @@ def test_context_is_the_lead_in_of_the_paragraph_and_is_capped() -> None:
     assert by_text["Miss Hale, I hoped you would come."]["context"] == ""
     [nobody] = [r for r in utterances if r["text"].startswith("Nobody")]
     assert nobody["context"] == "Mrs. Hale came in with the coffee-pot and set it down with some force."
+    assert nobody["lead_in_chars"] == len(nobody["context"])  # all of it is the quotation's own paragraph
+    assert by_text["Miss Hale, I hoped you would come."]["lead_in_chars"] == 0
+    with_paragraphs, _ = book_rows("h", text, harbour_attribution(text), (), 2)
+    for row in with_paragraphs:  # the lead-in is the end of the context, within the quotation's paragraph
+        lead_in = row["context"][len(row["context"]) - row["lead_in_chars"] :]
+        assert "\n\n" not in lead_in and text[: row["char_start"]].rstrip("\u201c\"' ").endswith(lead_in)
     capped, _ = book_rows("h", text, harbour_attribution(text), (), 5, context_max_chars=60)
     assert all(len(r["context"]) <= 60 for r in capped)
     assert capped[0]["context"].endswith("his cup.") and not capped[0]["context"][0].isspace()

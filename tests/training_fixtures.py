@@ -33,14 +33,14 @@ def _sentence(rng: random.Random, words: list[str], low: int, high: int) -> str:
 
 
 def utterance_row(book: str, slug: str | None, name: str | None, quote_id: int, text: str, context: str,
-                  confidence: float = 0.9) -> dict:
+                  confidence: float = 0.9, lead_in_chars: int = 0) -> dict:
     """One row of the utterances schema."""
     return dict(
         book_id=book, quote_id=quote_id, chapter=0, paragraph=quote_id, char_start=quote_id * 100,
         char_end=quote_id * 100 + len(text), parts=[{"start": quote_id * 100, "end": quote_id * 100 + len(text)}],
         text=text, speaker_id=schema.character_id(book, slug) if slug else None, speaker_name=name,
         addressee_ids=[], quote_type="explicit", confidence=confidence, method="test", context=context,
-        prev_speaker_id=None, pipeline_version=schema.PIPELINE_VERSION,
+        lead_in_chars=lead_in_chars, prev_speaker_id=None, pipeline_version=schema.PIPELINE_VERSION,
     )
 
 

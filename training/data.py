@@ -33,7 +33,6 @@ BUCKET_SPAN = 50  # batches per length-sorted bucket: enough to cut padding, few
 SUGGESTIONS = 3
 # A paragraph that stops on one of these was interrupted by the quotation: it is the quote's lead-in tag.
 _LEAD_IN_END = re.compile(r"[,:;\u2014\u2013-]\s*$|[A-Za-z]\s*$")
-_PARAGRAPH_SEPARATOR = re.compile(r"\n[ \t]*\n")  # a blank line; lines inside a paragraph are hard-wrapped
 _TITLES = {"mr", "mrs", "miss", "ms", "dr", "sir", "lady", "lord", "the", "madame", "monsieur", "captain"}
 
 
@@ -125,15 +124,19 @@ def name_words(names: Sequence[str]) -> set[str]:
     return words
 
 
-def strip_speech_tag(context: str, names: Sequence[str] = ()) -> str:
-    """`context` without its last paragraph when that is the quotation's lead-in or names the speaker.
+def strip_speech_tag(context: str, lead_in_chars: int = 0, names: Sequence[str] = ()) -> str:
+    """`context` without its last part when that is a speech tag or names the speaker.
 
-    Shard contexts end with the lead-in of the quote's own paragraph (`Elizabeth replied,`); that tag, or any
-    last paragraph naming the speaker, would hand the model the answer right before the target.
+    The last part is the quotation's lead-in (`Elizabeth replied,`: the shard says how long it is) or, when
+    the quotation opens its paragraph, the paragraph before it; a tag, or any last part naming the speaker,
+    would hand the model the answer right before the target.
     """
     text = context.rstrip()
-    breaks = list(_PARAGRAPH_SEPARATOR.finditer(text))
-    head, last = (text[: breaks[-1].start()], text[breaks[-1].end() :]) if breaks else ("", text)
+    if lead_in_chars:
+        head, last = context[: len(context) - lead_in_chars], context[len(context) - lead_in_chars :]
+    else:
+        breaks = list(schema.PARAGRAPH_BREAK.finditer(text))
+        head, last = (text[: breaks[-1].start()], text[breaks[-1].end() :]) if breaks else ("", text)
     words = name_words(names)
     mentions = words and re.search(r"\b(" + "|".join(re.escape(w) for w in sorted(words)) + r")\b", last)
     if last.strip() and (_LEAD_IN_END.search(last) or mentions):
@@ -171,7 +174,7 @@ def load_corpus(shard_dir: Path, config: DataConfig = DataConfig()) -> PersonaCo
         known_names = [names[speaker], meta.get("name") or "", *(meta.get("aliases") or ())]
         by_character.setdefault(speaker, []).append(
             Utterance(speaker, row["book_id"], row["quote_id"], row["text"],
-                      strip_speech_tag(row["context"], known_names), float(row["confidence"]))
+                      strip_speech_tag(row["context"], row["lead_in_chars"], known_names), float(row["confidence"]))
         )
     if not by_character:
         raise CorpusError(f"no attributed utterances with confidence >= {config.min_confidence} in {shard_dir}")

@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass, field
 
 from corpus.attribution.speech_verbs import TAG_WORDS
+from corpus.shards.schema import PARAGRAPH_BREAK
 
-PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 DOUBLE_OPEN, DOUBLE_CLOSE = "\u201c", "\u201d"
 SINGLE_OPEN, SINGLE_CLOSE = "\u2018", "\u2019"
 # Characters after which a straight mark is an opening one.

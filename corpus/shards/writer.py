@@ -73,6 +73,9 @@ def book_rows(
     utterances: list[dict] = []
     for quote_id, attribution in enumerate(book_attribution.attributions):
         quotation, speaker = attribution.quotation, attribution.speaker
+        context, lead_in_chars = context_before(
+            text, paragraphs, paragraph_starts, quotation.start, context_paragraphs, context_max_chars
+        )
         utterances.append(
             {
                 "book_id": book_id,
@@ -89,9 +92,8 @@ def book_rows(
                 "quote_type": attribution.quote_type,
                 "confidence": float(attribution.confidence),
                 "method": attribution.method,
-                "context": context_before(
-                    text, paragraphs, paragraph_starts, quotation.start, context_paragraphs, context_max_chars
-                ),
+                "context": context,
+                "lead_in_chars": lead_in_chars,
                 "prev_speaker_id": utterances[-1]["speaker_id"] if utterances else None,
                 "pipeline_version": schema.PIPELINE_VERSION,
             }
@@ -146,14 +148,23 @@ def context_before(
     position: int,
     n_paragraphs: int,
     max_chars: int,
-) -> str:
-    """The text before `position` (an utterance's first character): the `n_paragraphs` paragraphs before
-    its own, then its paragraph's lead-in up to the opening quote mark; at most `max_chars` characters
-    (whole paragraphs dropped from the front first, else cut at a word)."""
+) -> tuple[str, int]:
+    """The text before `position` (an utterance's first character) and how many of its last characters are
+    the lead-in: the `n_paragraphs` paragraphs before its own, then its paragraph's lead-in up to the
+    opening quote mark; at most `max_chars` characters (whole paragraphs dropped from the front first,
+    else cut at a word). See `schema` for the contract."""
     current = bisect.bisect_right(paragraph_starts, position) - 1
     end = position
     while end > 0 and text[end - 1] in QUOTE_MARKS:
         end -= 1
+    lead_in = len(text[paragraphs[current][0] : end].strip()) if current >= 0 else 0
+    context = _capped(text, paragraphs, current, end, n_paragraphs, max_chars)
+    return context, min(lead_in, len(context))
+
+
+def _capped(text: str, paragraphs: Sequence[tuple[int, int]], current: int, end: int, n_paragraphs: int,
+            max_chars: int) -> str:
+    """`text` from `n_paragraphs` paragraphs before paragraph `current` to `end`, capped at `max_chars`."""
     first = max(0, current - n_paragraphs)
     window = text[paragraphs[first][0] if current >= 0 else 0 : end].strip()
     if len(window) <= max_chars:
