@@ -56,7 +56,7 @@ import numpy as np
 from corpus.attribution import AttributionConfig, attribute_book
 from corpus.attribution.calibration import Calibration
 from corpus.attribution.mentions import CastIndex, normalise_name
-from corpus.attribution.characters import TITLES
+from corpus.attribution.names import TITLES
 from corpus.attribution.ranker import Ranker
 from corpus.errors import CorpusError
 from corpus.attribution.nlp import load_nlp, parse_paragraphs

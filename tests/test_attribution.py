@@ -451,7 +451,7 @@ def test_speaker_style_scores_a_line_by_the_words_of_the_speakers_tagged_lines()
 
 def test_genders_join_titled_surnames_to_full_names_and_move_bare_surnames_to_the_man():
     from corpus.attribution.regroup import regroup_by_gender
-    from corpus.attribution.characters import co_mentions
+    from corpus.attribution.names import co_mentions
 
     def cast() -> list[Character]:
         return [Character("catherine-morland", "Catherine Morland", ["Catherine"], "female", 400),
@@ -479,7 +479,7 @@ def test_genders_join_titled_surnames_to_full_names_and_move_bare_surnames_to_th
 
 def test_a_titled_name_joins_the_far_more_mentioned_of_two_full_names_and_its_given_name_despite_co_mentions():
     from corpus.attribution.regroup import regroup_by_gender
-    from corpus.attribution.characters import co_mentions
+    from corpus.attribution.names import co_mentions
 
     cast = [Character("john-dashwood", "John Dashwood", ["John"], "male", 72),
             Character("henry-dashwood", "Henry Dashwood", [], "male", 8),

@@ -19,7 +19,9 @@ from corpus.attribution.style import SpeakerStyle
 from corpus.attribution.tags import SUBJECT_DEPS, tag_guess
 from corpus.attribution.types import Attribution, AttributionConfig, BookAttribution
 from corpus.attribution.utterances import split_by_speaker
-from corpus.attribution.characters import Character, co_mentions, discover_characters
+from corpus.attribution.characters import Character
+from corpus.attribution.discovery import discover_characters
+from corpus.attribution.names import co_mentions
 from corpus.attribution.nlp import load_nlp, parse_paragraphs
 from corpus.attribution.quotes import Quotation, find_quotations, paragraph_spans
 
