@@ -3,12 +3,13 @@ conversation turns, then a ranker.
 
 Files: quotes.py (quotations in a text), nlp.py (spaCy loading and parsing), speech_verbs.py (the
 speech-verb vocabulary), characters.py (the cast), names.py (parsing names, clustering aliases),
-discovery.py (finding the cast in the text), types.py (config and results), context.py (what sieves read), mentions.py (cast names in
-the text), tags.py (explicit and anaphoric speech tags, action beats), conversation.py (turn-taking,
-vocatives, addressees), ranker.py (a small learned re-ranker for untagged quotations, weights in
-ranker.json; its features in features.py), calibration.py (confidence: per sieve rule, and from the ranker's evidence;
-calibration.json), book.py (the pipeline over one book), runner.py (`corpus attribute`: many books
-into shards, resumable), parallel.py (processes or Ray), booknlp.py (the BookNLP backend).
+discovery.py (finding the cast in the text), types.py (config and results), context.py (what sieves
+read), mentions.py (cast names in the text), tags.py (explicit and anaphoric speech tags, action beats),
+conversation.py (turn-taking, vocatives, addressees), ranker.py (a small learned re-ranker for untagged
+quotations, weights in ranker.json; its features in features.py), calibration.py (confidence: per sieve
+rule, and from the ranker's evidence; calibration.json), book.py (the pipeline over one book), runner.py
+(`corpus attribute`: many books into shards, resumable), parallel.py (processes or Ray), booknlp.py (the
+BookNLP backend).
 """
 
 from corpus.attribution.book import attribute_book
