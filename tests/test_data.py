@@ -10,9 +10,10 @@ from transformers import AutoTokenizer
 from corpus.shards import parquet, schema
 from corpus.errors import CorpusError
 from training.config import DataConfig
+from training.context import strip_speech_tag
 from training.data import (
     BucketBatchSampler, Example, TokenCache, Utterance, bucketed_epoch, character_sheet, collate, encode_examples,
-    lines_from_text_file, load_corpus, strip_speech_tag, token_budget,
+    lines_from_text_file, load_corpus, token_budget,
 )
 from tests.training_fixtures import persona_shards, utterance_row, write_persona_shards  # noqa: F401
 
