@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from corpus.gutenberg.clean import (
-    COPYRIGHTED, PUBLIC_DOMAIN_USA, CleanConfig, clean_book, clean_html_book, decode, find_chapters, normalise,
-    parse_release_date, split_boilerplate,
+    COPYRIGHTED, PUBLIC_DOMAIN_USA, CleanConfig, clean_book, find_chapters, normalise, split_boilerplate,
 )
+from corpus.gutenberg.encoding import decode
+from corpus.gutenberg.html_edition import clean_html_book
+from corpus.gutenberg.preamble import parse_release_date
 from corpus.errors import CorpusError
 from bench.gutenberg_server import gutenberg_file
 

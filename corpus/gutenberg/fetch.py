@@ -29,7 +29,8 @@ from filelock import FileLock, Timeout
 
 from corpus.gutenberg import catalog as catalog_mod
 from corpus.gutenberg.catalog import CatalogEntry
-from corpus.gutenberg.clean import CleanBook, CleanConfig, clean_book, clean_html_book
+from corpus.gutenberg.clean import CleanBook, CleanConfig, clean_book
+from corpus.gutenberg.html_edition import clean_html_book
 from corpus.gutenberg.client import ClientConfig, Download, GutenbergClient, MirrorUnreachable, sha256_file
 from corpus.errors import CorpusError
 from corpus.shards.parquet import atomic_write_bytes
