@@ -34,7 +34,7 @@ def novel_context(folder: Path, docs: list, config: AttributionConfig,
         cast = [replace(c, aliases=list(c.aliases)) for c in novel.cast]
         ctx = prepare_context(novel.text, config, cast, quotations=spans, docs=docs)
         return ctx, [{g.speaker} if g.speaker else set() for g in novel.quotations]
-    from attribution import map_cast  # bench/attribution.py: how our characters are scored against the gold cast
+    from attribution_scores import map_cast  # how bench/attribution.py scores our characters against the gold cast
 
     ctx = prepare_context(novel.text, config, quotations=spans, docs=docs)
     ours: dict[str, set[str]] = {}

@@ -102,3 +102,20 @@ def test_daisy_miller_accuracy_guard(daisy):
         overlapping = [a for a in by_start if a.quotation.start < q.quotation.end and q.quotation.start < a.quotation.end]
         right += bool(overlapping) and overlapping[0].speaker == q.speaker
     assert right / len(daisy.quotations) >= MIN_END_TO_END_ACCURACY
+
+
+@pytest.mark.slow
+def test_the_ranker_builder_writes_weights_the_attribution_loads(pdnc_dir, monkeypatch, tmp_path):
+    """bench/train_ranker.py, which builds the shipped ranker.json, on one novel."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "bench"))
+    from train_ranker import train
+
+    from corpus.attribution.ranker import Ranker
+
+    novel = read_novel(pdnc_dir / NOVEL)
+    docs = parse_paragraphs(load_nlp(), novel.text, paragraph_spans(novel.text))
+    train([pdnc_dir / NOVEL], {NOVEL: docs}, AttributionConfig()).save(tmp_path / "ranker.json")
+    ranker = Ranker.load(tmp_path / "ranker.json")
+    assert ranker is not None and ranker.refine is not None
+    result = attribute_book(novel.text, AttributionConfig(), docs=docs, ranker=ranker)
+    assert any(a.method.startswith("ranker") for a in result.attributions)

@@ -10,6 +10,11 @@ quotations, weights in ranker.json; its features in features.py), calibration.py
 rule, and from the ranker's evidence; calibration.json), book.py (the pipeline over one book), runner.py
 (`corpus attribute`: many books into shards, resumable), parallel.py (processes or Ray), booknlp.py (the
 BookNLP backend).
+
+The data files shipped here are built by scripts beside the benches that measure them, from data the
+package does not ship: ranker.json by bench/train_ranker.py and calibration.json by
+bench/attribution.py --write-calibration (both from PDNC), given_names.json by bench/given_names.py
+(from nomquamgender). Tests run the ranker and given-names builders and fit a calibration.
 """
 
 from corpus.attribution.book import attribute_book
