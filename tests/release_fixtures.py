@@ -39,7 +39,8 @@ class FakeBook:
     source: str | None = None  # where the text was read from (default: its canonical Gutenberg page)
 
 
-def _utterance(book_id: str, quote_id: int, speaker: tuple[str, str] | None, text: str, context: str) -> dict:
+def utterance_row(book_id: str, quote_id: int, speaker: tuple[str, str] | None, text: str, context: str,
+               lead_in_chars: int = 0) -> dict:
     start = 100 * quote_id + 10
     return {
         "book_id": book_id,
@@ -57,7 +58,7 @@ def _utterance(book_id: str, quote_id: int, speaker: tuple[str, str] | None, tex
         "confidence": 0.9 if speaker else 0.0,
         "method": "test" if speaker else "none",
         "context": context,
-        "lead_in_chars": 0,
+        "lead_in_chars": lead_in_chars,
         "prev_speaker_id": None,
         "pipeline_version": schema.PIPELINE_VERSION,
     }
@@ -70,9 +71,10 @@ def book_utterances(book: FakeBook) -> list[dict]:
         speaker = None if i % 5 == 4 else book.characters[i % len(book.characters)]
         text = f"Line {i} of book {book.book_id}, said with feeling."
         context = f"Chapter talk {i} before.\n\nThe narrator describes scene {i} of {book.book_id}."
-        rows.append(_utterance(book.book_id, i, speaker, text, context))
+        rows.append(utterance_row(book.book_id, i, speaker, text, context))
     for j, extra in enumerate(book.extra_utterances):
-        rows.append(_utterance(book.book_id, book.lines + j, book.characters[0], extra["text"], extra["context"]))
+        rows.append(utterance_row(book.book_id, book.lines + j, book.characters[0], extra["text"], extra["context"],
+                               extra.get("lead_in_chars", 0)))
     return rows
 
 

@@ -216,22 +216,29 @@ def strip_gutenberg_licence(utterances: pa.Table, selection: Selection) -> pa.Ta
     mentions = pc.match_substring_regex(context, GUTENBERG_LICENCE_PATTERN)
     if not pc.any(mentions).as_py():
         return kept
-    cleaned = []
-    for value in context.filter(mentions).to_pylist():  # only the few contexts that mention it
-        new_value, removed = _without_licence_paragraphs(value)
+    lead_in = kept.column("lead_in_chars").combine_chunks()
+    cleaned, cleaned_lead_in = [], []
+    for value, chars in zip(context.filter(mentions).to_pylist(), lead_in.filter(mentions).to_pylist()):
+        new_value, new_chars, removed = _without_licence_paragraphs(value, chars)  # only the few that mention it
         cleaned.append(new_value)
+        cleaned_lead_in.append(new_chars)
         selection.licence_paragraphs_removed += removed
     context = pc.replace_with_mask(context, mentions, pa.array(cleaned, pa.string()))
-    index = kept.schema.get_field_index("context")
-    return kept.set_column(index, kept.schema.field(index), context)
+    lead_in = pc.replace_with_mask(lead_in, mentions, pa.array(cleaned_lead_in, pa.int32()))
+    for name, column in (("context", context), ("lead_in_chars", lead_in)):
+        index = kept.schema.get_field_index(name)
+        kept = kept.set_column(index, kept.schema.field(index), column)
+    return kept
 
 
-def _without_licence_paragraphs(context: str) -> tuple[str, int]:
-    """The context without its paragraphs that mention Project Gutenberg, and how many were cut."""
+def _without_licence_paragraphs(context: str, lead_in_chars: int) -> tuple[str, int, int]:
+    """The context without its paragraphs that mention Project Gutenberg, its lead-in's length then (0 when
+    the lead-in was one of them), and how many were cut."""
     paragraphs = [context[start:end] for start, end in paragraph_spans(context)]
     kept = [p for p in paragraphs if not GUTENBERG_LICENCE.search(p)]
     separator = "\n\n" if PARAGRAPH_BREAK.search(context) else "\n"
-    return separator.join(kept), len(paragraphs) - len(kept)
+    lead_in = context[len(context) - lead_in_chars :]
+    return separator.join(kept), 0 if GUTENBERG_LICENCE.search(lead_in) else lead_in_chars, len(paragraphs) - len(kept)
 
 
 # ---------------------------------------------------------------- writing and validating
