@@ -15,20 +15,18 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from corpus.gutenberg.client import ClientConfig, GutenbergClient
+from corpus.gutenberg.fetch import FetchConfig, fetch_books, text_path
+from corpus.shards.parquet import atomic_write_bytes
+from gutenberg_server import GutenbergServer
 
-from corpus.client import ClientConfig, GutenbergClient  # noqa: E402
-from corpus.fetch import FetchConfig, fetch_books, text_path  # noqa: E402
-from corpus.shards import atomic_write_bytes  # noqa: E402
-from tests.gutenberg_server import GutenbergServer  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 DEFAULT_SOURCE = ROOT.parent / "shared" / "gutenberg"
 

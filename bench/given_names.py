@@ -15,9 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from corpus.attribution.genders import GIVEN_NAMES_FILE  # noqa: E402
+from corpus.attribution.genders import GIVEN_NAMES_FILE
 
 MIN_BEARERS = 1000
 MIN_SHARE = 0.95

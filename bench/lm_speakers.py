@@ -29,13 +29,12 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from corpus.errors import CorpusError  # noqa: E402
-from corpus.pdnc import PdncNovel, novel_folders, read_novel  # noqa: E402
-from corpus.shards import atomic_write_bytes  # noqa: E402
-from training.data import document_lead  # noqa: E402
-from training.modeling import load_base_model, max_positions, resolve_device  # noqa: E402
+from corpus.errors import CorpusError
+from pdnc import PdncNovel, novel_folders, read_novel
+from corpus.shards.parquet import atomic_write_bytes
+from training.data import document_lead
+from training.modeling import load_base_model, max_positions, resolve_device
 
 CUE = " said"  # appended after the quotation's closing mark: the name is what the LM predicts next
 LEAD = ' said, "'  # after a candidate's name, before the quotation's words

@@ -18,7 +18,6 @@ intermediate shards and runs go to --out/work and are reused by a later run with
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import json
 import shutil
@@ -30,26 +29,21 @@ from typing import Any, Callable
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from corpus import schema, shards  # noqa: E402
-from corpus.attribute import AttributeConfig, attribute_books  # noqa: E402
-from corpus.books import BookMetadata  # noqa: E402
-from corpus.clean import find_chapters  # noqa: E402
-from corpus.errors import CorpusError  # noqa: E402
-from corpus.pdnc import gold_book_attribution, read_cast  # noqa: E402
-from corpus.persona_shards import write_book, write_run_tables  # noqa: E402
-from training import checkpoint, trainer  # noqa: E402
-from training.baselines import BaselineConfig, HardPrompt, LoraAdapters, PromptTuning  # noqa: E402
-from training.config import DataConfig, SoftPromptConfig, TrainConfig  # noqa: E402
-from training.data import (  # noqa: E402
+from corpus.errors import CorpusError
+from corpus.shards import parquet
+from personas_report import markdown, write_results
+from personas_shards import build_attributed_shards, build_gold_shards, without_spans
+from training import checkpoint, trainer
+from training.baselines import BaselineConfig, HardPrompt, LoraAdapters, PromptTuning
+from training.config import ALL_SHOTS, DataConfig, Shots, SoftPromptConfig, TrainConfig, shots_label
+from training.data import (
     PersonaCorpus, TokenCache, character_sheet, encode_examples, load_corpus, sheet_ids, token_budget,
 )
-from training.evaluate import (  # noqa: E402
-    ALL_SHOTS, BookLines, EvalConfig, MethodReport, PersonaMixture, evaluate_method, few_shot_curve,
-    heldout_lines, noprompt_report, noprompt_scores, report_dict, shots_label, trainer_fit_function,
+from training.evaluate import (
+    BookLines, EvalConfig, MethodReport, PersonaMixture, evaluate_method, few_shot_curve,
+    heldout_lines, noprompt_report, noprompt_scores, report_dict, trainer_fit_function,
 )
-from training.modeling import load_base_model, max_positions, resolve_device  # noqa: E402
+from training.modeling import load_base_model, max_positions, resolve_device
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("gold", "attributed")
@@ -73,7 +67,7 @@ class Profile:
     pretrain_steps: int
     fit_steps: int
     batch_size: int
-    shots: tuple[int | None, ...]
+    shots: tuple[Shots, ...]
     curve_methods: tuple[str, ...]
     objectives: tuple[str, ...] = ("nll", "kl", "mix")  # "+speaker": with the speaker cross-entropy term
     ablations: tuple[tuple[int, int], ...] = ((4, 20), (64, 20), (16, 5))  # (K, L), on gold shards only
@@ -81,7 +75,7 @@ class Profile:
     pretrain_lr: float = 0.03
     fit_lr: float = 0.2
     baselines: tuple[str, ...] = ("prompt-tuning", "lora")
-    main_shots: int | None = ALL_SHOTS  # lines per character our method fits on in the main comparison
+    main_shots: Shots = ALL_SHOTS  # lines per character our method fits on in the main comparison
     speaker_weight: float = 1.0  # weight of the speaker term in the "+speaker" objectives
     hard_prompt: bool = True
 
@@ -149,54 +143,9 @@ class Experiment:
 # Shards
 
 
-def build_gold_shards(pdnc: Path, books: tuple[str, ...], out: Path) -> Path:
-    """Persona shards of the gold PDNC speakers (one per novel; the book id is the folder name)."""
-    for name in books:
-        folder = pdnc / name
-        if not shards.utterance_shard_path(out, name).exists():
-            text = (folder / "novel_text.txt").read_text(encoding="utf-8")
-            write_book(out, name, text, gold_book_attribution(folder), find_chapters(text),
-                       metadata=BookMetadata(source=str(folder), title=name))
-    write_run_tables(out)
-    return out
-
-
-def build_attributed_shards(pdnc: Path, books: tuple[str, ...], out: Path) -> Path:
-    """Persona shards from `corpus attribute` on the PDNC texts, each book given its gold cast list."""
-    texts = out.parent / "texts"
-    texts.mkdir(parents=True, exist_ok=True)
-    for name in books:
-        link, cast_csv = texts / f"{name}.txt", texts / f"{name}.cast.csv"
-        if not link.exists():
-            link.symlink_to((pdnc / name / "novel_text.txt").resolve())  # a link: PDNC is never copied
-        with cast_csv.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["name", "aliases", "gender"])
-            for c in read_cast(pdnc / name):
-                writer.writerow([c.name, ";".join(c.aliases), c.gender or ""])
-        attribute_books([link], out, AttributeConfig(cast_csv=cast_csv))
-    return out
-
-
-def without_spans(src: Path, dst: Path, excluded: dict[str, list[tuple[int, int]]]) -> Path:
-    """A copy of a shard folder without the utterances that overlap `excluded` character spans of their book."""
-    dst.mkdir(parents=True, exist_ok=True)
-    for path in shards.utterance_shards(src):
-        table = shards.read_table(path, schema.UTTERANCES)
-        spans = excluded.get(path.name[: -len(schema.UTTERANCES_FILE_SUFFIX)], [])
-        starts, ends = table["char_start"].to_numpy(), table["char_end"].to_numpy()
-        keep = np.ones(len(table), dtype=bool)
-        for start, end in spans:
-            keep &= ~((starts < end) & (ends > start))
-        shards.write_table(table.filter(keep), dst / path.name, schema.UTTERANCES)
-    for name in (schema.CHARACTERS_FILE, schema.BOOKS_FILE):
-        shutil.copyfile(src / name, dst / name)
-    return dst
-
-
 def heldout_spans(exp: Experiment, gold_shards: Path) -> dict[str, list[tuple[int, int]]]:
     """Character spans of the gold validation and test lines of the evaluation books."""
-    table = shards.read_utterances(gold_shards, exp.profile.eval_books)
+    table = parquet.read_utterances(gold_shards, exp.profile.eval_books)
     offsets = {(r["book_id"], r["quote_id"]): (r["char_start"], r["char_end"])
                for r in table.select(["book_id", "quote_id", "char_start", "char_end"]).to_pylist()}
     spans: dict[str, list[tuple[int, int]]] = {}
@@ -236,7 +185,7 @@ def pretrain_basis(exp: Experiment, source_shards: Path, k: int, length: int) ->
 
 
 def ours_reports(exp: Experiment, source_shards: Path, basis: Path, label: str, objective: str,
-                 shots_levels: tuple[int | None, ...]) -> list[MethodReport]:
+                 shots_levels: tuple[Shots, ...]) -> list[MethodReport]:
     """Our method: each evaluated character's K weights fitted at each shots level, then scored.
 
     A book's characters are fitted together, for `fit_steps` steps per character: every method sees the same
@@ -255,7 +204,7 @@ def ours_reports(exp: Experiment, source_shards: Path, basis: Path, label: str, 
 
 
 def baseline_reports(exp: Experiment, corpus: PersonaCorpus, method: str,
-                     shots_levels: tuple[int | None, ...]) -> list[MethodReport]:
+                     shots_levels: tuple[Shots, ...]) -> list[MethodReport]:
     """Per-character prompt tuning or LoRA, trained at each shots level on the source's training lines."""
     budget = token_budget(exp.data_config(()), exp.profile.length, max_positions(exp.base), False)
     cache = TokenCache(exp.tokenizer, exp.work.parent / "tokens")
@@ -286,7 +235,6 @@ def hard_prompt_report(exp: Experiment, corpus: PersonaCorpus) -> MethodReport:
     report = evaluate_method(scorer, exp.books, exp.noprompt)
     report.trainable_per_character, report.extra = 0, {"shots": SHOTS_ALL}
     return report
-
 
 
 def main_comparison(exp: Experiment, source: str, source_shards: Path, section: dict[str, Any],
@@ -346,112 +294,7 @@ def ablations(exp: Experiment, source_shards: Path, section: dict[str, Any], sav
 # Report
 
 
-def accuracy_cell(speaker_id: dict[str, float]) -> str:
-    """Speaker-ID accuracy with its binomial standard error, e.g. "0.342 ± 0.044"."""
-    if not speaker_id.get("lines"):
-        return "n/a"
-    accuracy = speaker_id["accuracy"]
-    return f"{accuracy:.3f} ± {np.sqrt(accuracy * (1 - accuracy) / speaker_id['lines']):.3f}"
-
-
-def markdown(results: dict[str, Any]) -> str:
-    """The results as markdown tables."""
-    out = [f"# Persona methods on PDNC ({results['profile_name']} profile)", "",
-           f"Model `{results['model']}`; {len(results['characters'])} evaluated characters of "
-           f"{', '.join(results['profile']['eval_books'])}; {results['heldout_lines']} gold held-out lines; "
-           f"basis pretrained on {', '.join(results['profile']['pretrain_books'])}. "
-           f"Speaker ID chance: accuracy {results['chance_accuracy']:.3f}, MRR {results['chance_mrr']:.3f}. "
-           f"Device {results['device']}; total {results['seconds']:.0f} s.", ""]
-    header = "| shards | method | trainable / character | NLL / token | perplexity | gain vs no prompt (nats/token) | speaker-ID acc | MRR |"
-    out += ["## Main comparison (all training lines)", "", header, "|" + "---|" * 8]
-    rows = [("both", results["noprompt"])] + [(s, r) for s in results["sources"] for r in results["sources"][s]["main"].values()]
-    rows += [("gold", r) for r in results["sources"].get("gold", {}).get("ablations", [])]
-    for source, r in rows:
-        out.append(f"| {source} | {r['method']} | {r['trainable_per_character']:,} | {r['nll_per_token']:.3f} | "
-                   f"{r['perplexity']:.1f} | {r['gain_nats_per_token']:+.3f} | {accuracy_cell(r['speaker_id'])} | "
-                   f"{r['speaker_id'].get('mrr', float('nan')):.3f} |")
-    out += ["", "## Few-shot curves (lines per held-out character)", "",
-            "| shards | method | shots | NLL / token | speaker-ID acc | MRR |", "|---|---|---|---|---|---|"]
-    for source, data in results["sources"].items():
-        for method, curve in data["few_shot"].items():
-            for r in curve:
-                out.append(f"| {source} | {method} | {r['shots']} | {r['nll_per_token']:.3f} | "
-                           f"{accuracy_cell(r['speaker_id'])} | {r['speaker_id'].get('mrr', float('nan')):.3f} |")
-    out += ["", "Zero shots for ours is the softmax of the mean of the pretrained characters' mixture logits "
-            "(the same persona for every character); for prompt tuning an untrained prompt of sampled vocabulary "
-            "embeddings; for LoRA the unchanged model.", ""]
-    if {"gold", "attributed"} <= set(results["sources"]):
-        gold, ours = results["sources"]["gold"]["main"], results["sources"]["attributed"]["main"]
-        out += ["## What attribution errors cost (attributed minus gold shards, same gold test lines)", "",
-                "| method | NLL / token | speaker-ID acc |", "|---|---|---|"]
-        for key in (k for k in gold if k in ours):
-            out.append(f"| {gold[key]['method']} | {ours[key]['nll_per_token'] - gold[key]['nll_per_token']:+.3f} | "
-                       f"{ours[key]['speaker_id'].get('accuracy', np.nan) - gold[key]['speaker_id'].get('accuracy', np.nan):+.3f} |")
-        out.append("")
-    if not results.get("complete"):
-        out += ["**Partial results: the run had not finished when this was written.**", ""]
-    out += ["## Stage timings (s)", "", "| stage | seconds |", "|---|---|"]
-    out += [f"| {k} | {v:.1f} |" for k, v in results["timings"].items()]
-    return "\n".join(out) + "\n"
-
-
-def plots(results: dict[str, Any], out: Path) -> list[Path]:
-    """few_shot.png (NLL and accuracy against shots) and speaker_id.png (accuracy per method and source)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    written = []
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for source, data in results["sources"].items():
-        for method, curve in data["few_shot"].items():
-            x = np.arange(len(curve))
-            style = "-" if source == "gold" else "--"
-            axes[0].plot(x, [r["nll_per_token"] for r in curve], style, marker="o", label=f"{method} ({source})")
-            axes[1].plot(x, [r["speaker_id"].get("accuracy", np.nan) for r in curve], style, marker="o",
-                         label=f"{method} ({source})")
-            for ax in axes:
-                ax.set_xticks(x, [r["shots"] for r in curve])
-    axes[0].axhline(results["noprompt"]["nll_per_token"], color="grey", lw=1, label="no prompt")
-    axes[1].axhline(results["chance_accuracy"], color="grey", lw=1, label="chance")
-    axes[0].set(xlabel="training lines per character", ylabel="held-out NLL / token")
-    axes[1].set(xlabel="training lines per character", ylabel="speaker-ID accuracy")
-    axes[1].legend(fontsize=7)
-    fig.tight_layout()
-    written.append(out / "few_shot.png")
-    fig.savefig(written[-1], dpi=120)
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(10, 4.5))
-    methods = [results["noprompt"]["method"]] + [r["method"] for r in next(iter(results["sources"].values()))["main"].values()]
-    width = 0.8 / len(results["sources"])
-    for i, (source, data) in enumerate(results["sources"].items()):
-        by_method = {r["method"]: r for r in [results["noprompt"], *data["main"].values()]}
-        acc = [by_method[m]["speaker_id"].get("accuracy", np.nan) if m in by_method else np.nan for m in methods]
-        ax.bar(np.arange(len(methods)) + i * width, acc, width, label=source)
-    ax.axhline(results["chance_accuracy"], color="grey", ls="--", lw=1, label="chance")
-    ax.set_xticks(np.arange(len(methods)) + width * (len(results["sources"]) - 1) / 2, methods, rotation=25,
-                  ha="right", fontsize=8)
-    ax.set_ylabel("speaker-ID accuracy")
-    ax.legend()
-    fig.tight_layout()
-    written.append(out / "speaker_id.png")
-    fig.savefig(written[-1], dpi=120)
-    plt.close(fig)
-    return written
-
-
 # ----------------------------------------------------------------------------------------------------------
-
-
-def write_results(results: dict[str, Any], out: Path, plot: bool) -> None:
-    """results.json and results.md (rewritten after every method), and the plots."""
-    out.mkdir(parents=True, exist_ok=True)
-    shards.atomic_write_bytes(out / "results.json", json.dumps(results, indent=2).encode())
-    shards.atomic_write_bytes(out / "results.md", markdown(results).encode())
-    if plot:
-        plots(results, out)
 
 
 def settings_key(profile: Profile, model_ref: str) -> str:

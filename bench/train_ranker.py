@@ -14,13 +14,11 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from corpus.attribution.book import prepare_context, run_sieve  # noqa: E402
-from corpus.attribution.context import BookContext  # noqa: E402
-from corpus.attribution.ranker import RANKER_FILE, Ranker, fit_scorer, training_examples  # noqa: E402
-from corpus.attribution.types import AttributionConfig  # noqa: E402
-from corpus.pdnc import novel_folders, read_novel  # noqa: E402
+from corpus.attribution.book import prepare_context, run_sieve
+from corpus.attribution.context import BookContext
+from corpus.attribution.ranker import RANKER_FILE, Ranker, fit_scorer, training_examples
+from corpus.attribution.types import AttributionConfig
+from pdnc import novel_folders, read_novel
 
 
 FORWARD_ROUNDS = 2  # rounds on a ranker's own decisions; a second one measured better on held-out novels
@@ -36,7 +34,7 @@ def novel_context(folder: Path, docs: list, config: AttributionConfig,
         cast = [replace(c, aliases=list(c.aliases)) for c in novel.cast]
         ctx = prepare_context(novel.text, config, cast, quotations=spans, docs=docs)
         return ctx, [{g.speaker} if g.speaker else set() for g in novel.quotations]
-    from attribution import map_cast  # bench/attribution.py: how our characters are scored against the gold cast
+    from attribution_scores import map_cast  # how bench/attribution.py scores our characters against the gold cast
 
     ctx = prepare_context(novel.text, config, quotations=spans, docs=docs)
     ours: dict[str, set[str]] = {}
@@ -84,5 +82,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     sys.exit(main())

@@ -35,17 +35,16 @@ import torch
 from peft import PromptTuningConfig, TaskType, get_peft_model
 from transformers import AutoConfig, AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from corpus.errors import CorpusError
+from corpus.shards.parquet import atomic_write_bytes
+from training.config import SoftPromptConfig
+from training.data import Batch, Example, collate
+from training.model_source import resolve_model
+from training.modeling import resolve_device
+from training.objectives import persona_loss
+from training.soft_prompt import PersonaPromptModel
 
-from corpus.errors import CorpusError  # noqa: E402
-from corpus.shards import atomic_write_bytes  # noqa: E402
-from training.config import SoftPromptConfig  # noqa: E402
-from training.data import Batch, Example, collate  # noqa: E402
-from training.model_source import resolve_model  # noqa: E402
-from training.modeling import resolve_device  # noqa: E402
-from training.objectives import persona_loss  # noqa: E402
-from training.soft_prompt import PersonaPromptModel  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 DEFAULT_MODEL = ROOT.parent / "shared" / "models" / "gutenberg-gpt2"
 # The reference model's shape, for a random stand-in when it is absent.
@@ -175,7 +174,7 @@ def peak_memory(step, model, optimizer, batches: list[Batch], device: str, autoc
     return memory.peak
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(DEFAULT_MODEL),
                         help="Hub id, local folder (config.json alone: random weights), .gguf file or gemma-3-270m")
@@ -191,12 +190,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads; 1 with CPU-time clocks gives stable figures on shared cores")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "train_speed.json")
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    device = resolve_device(args.device)
-    if device == "cpu":
-        torch.set_num_threads(args.threads)
-    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if device == "cuda" else (lambda: torch.autocast("cpu", enabled=False))
+
+def measure(args: argparse.Namespace, device: str, autocast) -> tuple[dict, int, str]:
+    """Step times and peak memory of ours and of PEFT prompt tuning, per round; the tokens of a round and
+    the model's name."""
     base, model_name = load_model(args.model, args.random_init)
     base = base.to(device)
     ours = PersonaPromptModel(base, SoftPromptConfig(k=args.k, length=args.length), N_CHARACTERS).to(device)
@@ -224,12 +223,27 @@ def main() -> None:
     for round_index in range(2):
         for name, step, model, optimizer in order if round_index % 2 == 0 else order[::-1]:
             results[name]["peak_bytes"].append(peak_memory(step, model, optimizer, batches, device, autocast))
+    return results, tokens, model_name
 
+
+def summarise(results: dict, tokens: int) -> dict:
+    """Per method: tokens/s (median round), peak memory, and the raw rounds."""
     summary = {}
     for name, measured in results.items():
         seconds = statistics.median(measured["seconds"])
         summary[name] = {"tokens_per_s": tokens / seconds, "peak_memory_mb": max(measured["peak_bytes"]) / 2**20,
                          "seconds_per_round": measured["seconds"], "peak_bytes_per_round": measured["peak_bytes"]}
+    return summary
+
+
+def main() -> None:
+    args = parse_args()
+    device = resolve_device(args.device)
+    if device == "cpu":
+        torch.set_num_threads(args.threads)
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if device == "cuda" else (lambda: torch.autocast("cpu", enabled=False))
+    results, tokens, model_name = measure(args, device, autocast)
+    summary = summarise(results, tokens)
     targets = TARGETS[device]
     speed_ratio = summary["ours"]["tokens_per_s"] / summary["peft"]["tokens_per_s"]
     memory_ratio = summary["ours"]["peak_memory_mb"] / max(summary["peft"]["peak_memory_mb"], 1e-9)

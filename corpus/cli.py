@@ -15,17 +15,18 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from corpus.attribute import CONFIDENCE_LEVELS, DEFAULT_OUT_DIR, AttributeConfig, BookResult, attribute_books
+from corpus.attribution.runner import CONFIDENCE_LEVELS, DEFAULT_OUT_DIR, AttributeConfig, BookResult, attribute_books
 from corpus.attribution import AttributionConfig
 from corpus.cli_progress import BookProgress
-from corpus.client import ClientConfig
+from corpus.gutenberg.client import ClientConfig
 from corpus.errors import CorpusError, run_cli
-from corpus.fetch import FetchConfig
-from corpus.parallel import ParallelConfig
-from corpus.persona_shards import ShardConfig
-from corpus.personas import cast_table, character_lines, find_character
-from corpus.release import Release, ReleaseConfig, SplitUnit, build_release, default_release_folder
-from corpus.release_upload import check_repo_id, resolve_token, upload_release
+from corpus.gutenberg.fetch import FetchConfig
+from corpus.attribution.parallel import ParallelConfig
+from corpus.shards.writer import ShardConfig
+from corpus.shards.personas import cast_table, character_lines, find_character
+from corpus.release.build import build_release, default_release_folder
+from corpus.release.types import Release, ReleaseConfig, SplitUnit
+from corpus.release.upload import check_repo_id, resolve_token, upload_release
 
 app = typer.Typer(
     help="Build character-persona corpora from public-domain novels.",
@@ -73,8 +74,8 @@ def search(
     as_json: bool = typer.Option(False, "--json", help="print the matches as JSON on stdout"),
 ) -> None:
     """Search the Gutenberg catalog: prints id, title, author, issued."""
-    from corpus.catalog import search as search_catalog
-    from corpus.fetch import load_catalog
+    from corpus.gutenberg.catalog import search as search_catalog
+    from corpus.gutenberg.fetch import load_catalog
 
     entries, note = load_catalog(dataclasses.replace(ClientConfig(), mirror=mirror), cache_dir, catalog)
     found = search_catalog(entries, " ".join(query), language=language, limit=limit or None)
@@ -109,8 +110,8 @@ def fetch(
     as_json: bool = typer.Option(False, "--json", help="print one result per book as JSON on stdout"),
 ) -> None:
     """Download Gutenberg books, strip the licence header/footer, write OUT/<id>.txt + OUT/<id>.json (resumable)."""
-    from corpus.catalog import by_id, search as search_catalog
-    from corpus.fetch import FetchConfig, fetch_books, load_catalog, parse_book_ids
+    from corpus.gutenberg.catalog import by_id, search as search_catalog
+    from corpus.gutenberg.fetch import FetchConfig, fetch_books, load_catalog, parse_book_ids
 
     ids = parse_book_ids(book_ids or [])
     client = _client_config(mirror, delay, retries, backoff, timeout)

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from corpus.attribution.types import Attribution, BookAttribution
-from corpus.characters import Character
-from corpus.clean import find_chapters
-from corpus.quotes import find_quotations
+from corpus.attribution.characters import Character
+from corpus.gutenberg.clean import find_chapters
+from corpus.attribution.quotes import find_quotations
 
 DATA = Path(__file__).resolve().parent / "data"
 HARBOUR = DATA / "attribute" / "harbour.txt"

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pyarrow.parquet as pq
 import yaml
 
-from corpus import schema, shards
+from corpus.shards import parquet, schema
 
 PD = "Public domain in the USA."
 FORBIDDEN_NAMESPACE = "forbidden"  # the fake Hub refuses repos here, echoing the token like a careless server
@@ -39,7 +39,8 @@ class FakeBook:
     source: str | None = None  # where the text was read from (default: its canonical Gutenberg page)
 
 
-def _utterance(book_id: str, quote_id: int, speaker: tuple[str, str] | None, text: str, context: str) -> dict:
+def utterance_row(book_id: str, quote_id: int, speaker: tuple[str, str] | None, text: str, context: str,
+               lead_in_chars: int = 0) -> dict:
     start = 100 * quote_id + 10
     return {
         "book_id": book_id,
@@ -57,6 +58,7 @@ def _utterance(book_id: str, quote_id: int, speaker: tuple[str, str] | None, tex
         "confidence": 0.9 if speaker else 0.0,
         "method": "test" if speaker else "none",
         "context": context,
+        "lead_in_chars": lead_in_chars,
         "prev_speaker_id": None,
         "pipeline_version": schema.PIPELINE_VERSION,
     }
@@ -69,9 +71,10 @@ def book_utterances(book: FakeBook) -> list[dict]:
         speaker = None if i % 5 == 4 else book.characters[i % len(book.characters)]
         text = f"Line {i} of book {book.book_id}, said with feeling."
         context = f"Chapter talk {i} before.\n\nThe narrator describes scene {i} of {book.book_id}."
-        rows.append(_utterance(book.book_id, i, speaker, text, context))
+        rows.append(utterance_row(book.book_id, i, speaker, text, context))
     for j, extra in enumerate(book.extra_utterances):
-        rows.append(_utterance(book.book_id, book.lines + j, book.characters[0], extra["text"], extra["context"]))
+        rows.append(utterance_row(book.book_id, book.lines + j, book.characters[0], extra["text"], extra["context"],
+                               extra.get("lead_in_chars", 0)))
     return rows
 
 
@@ -80,7 +83,7 @@ def write_run(shard_dir: Path, books: list[FakeBook]) -> Path:
     characters, book_rows = [], []
     for book in books:
         utterances = book_utterances(book)
-        shards.write_rows(utterances, shards.utterance_shard_path(shard_dir, book.book_id), schema.UTTERANCES)
+        parquet.write_rows(utterances, parquet.utterance_shard_path(shard_dir, book.book_id), schema.UTTERANCES)
         for slug, name in book.characters:
             cid = schema.character_id(book.book_id, slug)
             lines = [u for u in utterances if u["speaker_id"] == cid]
@@ -100,8 +103,8 @@ def write_run(shard_dir: Path, books: list[FakeBook]) -> Path:
                 "pipeline_version": schema.PIPELINE_VERSION,
             }
         )
-    shards.write_rows(characters, Path(shard_dir) / schema.CHARACTERS_FILE, schema.CHARACTERS)
-    shards.write_rows(book_rows, Path(shard_dir) / schema.BOOKS_FILE, schema.BOOKS)
+    parquet.write_rows(characters, Path(shard_dir) / schema.CHARACTERS_FILE, schema.CHARACTERS)
+    parquet.write_rows(book_rows, Path(shard_dir) / schema.BOOKS_FILE, schema.BOOKS)
     return Path(shard_dir)
 
 

@@ -15,11 +15,12 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from corpus import attribute, schema, shards
-from corpus.attribute import AttributeConfig, attribute_books
+from corpus.attribution import runner
+from corpus.shards import parquet, schema
+from corpus.attribution.runner import AttributeConfig, attribute_books
 from corpus.cli import app
-from corpus.parallel import ParallelConfig
-from corpus.persona_shards import ShardConfig
+from corpus.attribution.parallel import ParallelConfig
+from corpus.shards.writer import ShardConfig
 from tests.attribute_fixtures import DATA, HARBOUR, harbour_text, write_fetched_book
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,19 +64,19 @@ def test_cli_writes_shards_whose_offsets_point_at_the_quotes(fetched: Path, tmp_
     assert [(r["book_id"], r["status"]) for r in summary] == [("101", "attributed"), ("102", "attributed")]
     assert summary[0]["quotations"] == 15 and summary[1]["quotations"] == 7
     for book_id in ("101", "102"):
-        path = shards.utterance_shard_path(out, book_id)
+        path = parquet.utterance_shard_path(out, book_id)
         assert pq.read_schema(path).equals(schema.UTTERANCES, check_metadata=False)
         text = (fetched / f"{book_id}.txt").read_bytes().decode("utf-8")
-        rows = shards.read_table(path, schema.UTTERANCES).to_pylist()
+        rows = parquet.read_table(path, schema.UTTERANCES).to_pylist()
         for row in rows:
             assert row["text"] == " ".join(text[p["start"] : p["end"]] for p in row["parts"])
             assert all(text[p["start"] - 1] in QUOTE_MARKS for p in row["parts"])
             assert row["speaker_id"] is None or row["speaker_id"].startswith(f"{book_id}:")
             assert row["pipeline_version"] == schema.PIPELINE_VERSION
         assert sum(r["speaker_id"] is not None for r in rows) >= len(rows) // 2
-    books = shards.read_books(out).to_pylist()
+    books = parquet.read_books(out).to_pylist()
     assert [(b["book_id"], b["title"], b["quotations"]) for b in books] == [("101", "The Harbour", 15), ("102", "The Garden", 7)]
-    characters = shards.read_characters(out).to_pylist()
+    characters = parquet.read_characters(out).to_pylist()
     assert {c["book_id"] for c in characters} == {"101", "102"}
     assert all(c["character_id"].startswith(c["book_id"] + ":") for c in characters)
 
@@ -89,7 +90,7 @@ def test_summary_shows_what_each_min_confidence_keeps(fetched: Path, tmp_path: P
     """'433 (100 %) attributed' hid confidences down to 0.18: the summary counts each level's survivors."""
     out = tmp_path / "run"
     first = json.loads(invoke("attribute", fetched, "--out", out, "--json").stdout)
-    levels = [f"{level:g}" for level in attribute.CONFIDENCE_LEVELS]
+    levels = [f"{level:g}" for level in runner.CONFIDENCE_LEVELS]
     for result in first:
         assert list(result["confident"]) == levels
         counts = [result["confident"][level] for level in levels]
@@ -115,13 +116,13 @@ def test_curated_cast_and_min_confidence(tmp_path: Path) -> None:
     )
     out = tmp_path / "run"
     invoke("attribute", HARBOUR, "--out", out, "--characters", cast)
-    characters = {c["name"]: c for c in shards.read_characters(out).to_pylist()}
+    characters = {c["name"]: c for c in parquet.read_characters(out).to_pylist()}
     assert set(characters) == {"Margaret Hale", "Thomas Hale", "Mrs. Hale", "Captain Ward"}
     assert characters["Margaret Hale"]["aliases"] == ["Margaret", "Meg", "Miss Hale"]
     assert characters["Margaret Hale"]["gender"] == "female" and characters["Margaret Hale"]["lines"] > 0
     strict = tmp_path / "strict"
     invoke("attribute", HARBOUR, "--out", strict, "--characters", cast, "--min-confidence", "1")
-    rows = shards.read_table(shards.utterance_shard_path(strict, "harbour"), schema.UTTERANCES).to_pylist()
+    rows = parquet.read_table(parquet.utterance_shard_path(strict, "harbour"), schema.UTTERANCES).to_pylist()
     assert rows and all(r["speaker_id"] is None or r["confidence"] >= 1.0 for r in rows)
 
 
@@ -135,18 +136,18 @@ def test_resume_skips_complete_books_and_redoes_changed_ones(fetched: Path, tmp_
         k: v for k, v in before.items() if k.endswith(".utterances.parquet")
     }
     write_fetched_book(fetched, 102, GARDEN.read_text(encoding="utf-8") + "\n'One more line,' said Lucy.\n")
-    shards.utterance_shard_path(out, "101").write_bytes(b"PAR1 truncated")  # a corrupt shard is redone
+    parquet.utterance_shard_path(out, "101").write_bytes(b"PAR1 truncated")  # a corrupt shard is redone
     changed = attribute_books([fetched], out)
     assert [r.status for r in changed] == ["attributed", "attributed"] and changed[1].quotations == 8
     wider = AttributeConfig(shards=ShardConfig(context_paragraphs=5))
     assert [r.status for r in attribute_books([fetched], out, wider)] == ["attributed", "attributed"]
-    assert shards.read_books(out).column("quotations").to_pylist() == [15, 8]
+    assert parquet.read_books(out).column("quotations").to_pylist() == [15, 8]
 
 
 def test_resume_redoes_books_when_the_attribution_code_changed(fetched: Path, tmp_path: Path, monkeypatch) -> None:
     out = tmp_path / "run"
     attribute_books([fetched], out)
-    monkeypatch.setattr(attribute, "SHARD_MODULES", attribute.SHARD_MODULES[1:])  # as if a module had changed
+    monkeypatch.setattr(runner, "SHARD_MODULES", runner.SHARD_MODULES[1:])  # as if a module had changed
     assert [r.status for r in attribute_books([fetched], out)] == ["attributed", "attributed"]
 
 
@@ -155,8 +156,8 @@ def test_book_without_quotations_gets_a_warning_and_an_empty_shard(tmp_path: Pat
     book.write_text("On Walking\n\nThe walker sets out early and returns late.\n\nNobody speaks.\n", encoding="utf-8")
     [result] = attribute_books([book], tmp_path / "run")
     assert result.quotations == 0 and "no quotations" in result.warning
-    assert shards.read_table(shards.utterance_shard_path(tmp_path / "run", "essay"), schema.UTTERANCES).num_rows == 0
-    assert shards.read_books(tmp_path / "run").column("quotations").to_pylist() == [0]
+    assert parquet.read_table(parquet.utterance_shard_path(tmp_path / "run", "essay"), schema.UTTERANCES).num_rows == 0
+    assert parquet.read_books(tmp_path / "run").column("quotations").to_pylist() == [0]
 
 
 def test_killed_run_leaves_no_partial_shard_and_resumes(tmp_path: Path) -> None:
@@ -167,7 +168,7 @@ def test_killed_run_leaves_no_partial_shard_and_resumes(tmp_path: Path) -> None:
     out = tmp_path / "run"
     command = [sys.executable, "-m", "corpus.cli", "attribute", str(short), str(long), "--out", str(out)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    first = shards.utterance_shard_path(out, "a_short")
+    first = parquet.utterance_shard_path(out, "a_short")
     deadline = time.monotonic() + KILL_WAIT_SECONDS
     while not first.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -175,12 +176,12 @@ def test_killed_run_leaves_no_partial_shard_and_resumes(tmp_path: Path) -> None:
     os.kill(process.pid, signal.SIGKILL)
     process.communicate()
     assert sorted(p.name for p in out.iterdir()) == ["a_short.utterances.parquet"]
-    shards.read_table(first, schema.UTTERANCES)
+    parquet.read_table(first, schema.UTTERANCES)
     stale = out / ".b_long.utterances.parquet.x1y2.tmp"  # as left by a kill during the write itself
     stale.write_bytes(b"PAR1 half")
     long.write_text(harbour_text().replace("Thomas", "Tom"), encoding="utf-8")
     resumed = attribute_books([short, long], out)
-    assert [r.status for r in resumed] == ["skipped", "attributed"] and shards.read_books(out).num_rows == 2
+    assert [r.status for r in resumed] == ["skipped", "attributed"] and parquet.read_books(out).num_rows == 2
     assert not stale.exists()
 
 

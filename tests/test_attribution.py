@@ -14,12 +14,13 @@ from corpus.attribution import AttributionConfig, attribute_book
 from corpus.attribution.book import person_mentions
 from corpus.attribution.calibration import Calibration, load_calibration
 from corpus.attribution.mentions import CastIndex
+from corpus.attribution.features import COLUMNS
+from corpus.attribution.ranker import SIGNALS, Ranker, Scorer, fit_scorer
+from corpus.attribution.characters import Character
 from corpus.attribution.tags import _Coverage, _distance
-from corpus.attribution.ranker import COLUMNS, SIGNALS, Ranker, Scorer, fit_scorer
-from corpus.characters import Character
 from corpus.errors import CorpusError
-from corpus.nlp import DEFAULT_MODEL, load_nlp, parse_paragraphs
-from corpus.quotes import Quotation, paragraph_spans
+from corpus.attribution.nlp import DEFAULT_MODEL, load_nlp, parse_paragraphs
+from corpus.attribution.quotes import Quotation, paragraph_spans
 
 CAST = [
     Character("elizabeth-bennet", "Elizabeth Bennet", ["Elizabeth", "Lizzy"], "female"),
@@ -244,7 +245,7 @@ def test_gated_entity_recognizer_finds_the_same_person_names_as_the_whole_pipeli
 
 def test_ranker_features_mark_the_neighbouring_paragraphs_speakers(nlp):
     from corpus.attribution.book import prepare_context, run_sieve
-    from corpus.attribution.ranker import FEATURES, candidates_and_features
+    from corpus.attribution.features import FEATURES, candidates_and_features
 
     text = ('"Good morning," said Elizabeth.\n\n"Is it not fine?"\n\n"Very fine," said Mr. Darcy.')
     config = AttributionConfig(use_ranker=False)
@@ -261,7 +262,7 @@ def test_ranker_features_mark_the_neighbouring_paragraphs_speakers(nlp):
 def test_ranker_features_weigh_the_neighbouring_decisions_by_how_sure_they_are(nlp):
     from corpus.attribution.book import prepare_context, run_sieve
     from corpus.attribution.context import Guess
-    from corpus.attribution.ranker import FEATURES, candidates_and_features, certainty
+    from corpus.attribution.features import FEATURES, candidates_and_features, certainty
 
     text = '"Good morning," said Elizabeth.\n\n"Is it not fine?"\n\n"Very fine."\n\n"Shall we walk?"'
     config = AttributionConfig(use_ranker=False)
@@ -352,7 +353,7 @@ def test_possessive_subject_is_not_the_speaker(nlp):
 
 def test_descriptive_tag_names_its_owner_and_tags_give_speaking_shares(nlp):
     from corpus.attribution.book import prepare_context, run_sieve
-    from corpus.attribution.ranker import FEATURES, candidates_and_features
+    from corpus.attribution.features import FEATURES, candidates_and_features
 
     text = ('"Good evening," said Elizabeth.\n\n"Good evening," said Elizabeth.\n\n'
             'Count Mippipopolous bowed low.\n\n' + "\n\n".join(f'"Line {i}."' for i in range(45)) +
@@ -373,7 +374,7 @@ def test_descriptive_tag_names_its_owner_and_tags_give_speaking_shares(nlp):
 def test_description_consensus_reads_whom_the_same_description_nearby_is_given_to(nlp):
     from corpus.attribution.book import prepare_context, run_sieve
     from corpus.attribution.context import Guess
-    from corpus.attribution.ranker import FEATURES, candidates_and_features
+    from corpus.attribution.features import FEATURES, candidates_and_features
 
     text = ('Dr. Jones, the doctor, came in.\n\n"Sit down," said the doctor.\n\n"Thank you," said Elizabeth.'
             '\n\n"Rest," said the doctor.')
@@ -411,7 +412,7 @@ def test_speakers_known_by_a_description_in_one_scene_join_a_discovered_cast(nlp
 
 def test_speakers_of_a_long_exchange_stay_candidates(nlp):
     from corpus.attribution.book import prepare_context, run_sieve
-    from corpus.attribution.ranker import FEATURES, candidates_and_features
+    from corpus.attribution.features import FEATURES, candidates_and_features
 
     lines = ['"Good morning," said Elizabeth.', '"Good morning," said Mr. Darcy.'] + [f'"Line {i}."' for i in range(10)]
     config = AttributionConfig(use_ranker=False)
@@ -475,7 +476,7 @@ def test_speaker_style_scores_a_line_by_the_words_of_the_speakers_tagged_lines()
 
 def test_genders_join_titled_surnames_to_full_names_and_move_bare_surnames_to_the_man():
     from corpus.attribution.regroup import regroup_by_gender
-    from corpus.characters import co_mentions
+    from corpus.attribution.names import co_mentions
 
     def cast() -> list[Character]:
         return [Character("catherine-morland", "Catherine Morland", ["Catherine"], "female", 400),
@@ -503,7 +504,7 @@ def test_genders_join_titled_surnames_to_full_names_and_move_bare_surnames_to_th
 
 def test_a_titled_name_joins_the_far_more_mentioned_of_two_full_names_and_its_given_name_despite_co_mentions():
     from corpus.attribution.regroup import regroup_by_gender
-    from corpus.characters import co_mentions
+    from corpus.attribution.names import co_mentions
 
     cast = [Character("john-dashwood", "John Dashwood", ["John"], "male", 72),
             Character("henry-dashwood", "Henry Dashwood", [], "male", 8),

@@ -1,4 +1,4 @@
-"""bench/attribution.py's cast metrics and split, on invented outcomes (no PDNC text needed)."""
+"""bench/attribution.py's cast metrics (attribution_scores.py) and split, on invented outcomes (no PDNC text needed)."""
 
 from __future__ import annotations
 
@@ -15,17 +15,24 @@ def bench(monkeypatch):
     return attribution
 
 
-def test_cast_metrics_count_merges_splits_and_false_characters(bench):
-    def lines(ours: str, gold: str, n: int) -> list:
-        return [bench.Outcome("N", "explicit", "tag-name", 0.9, ours == gold, True, ours=ours, gold=gold)] * n
+@pytest.fixture
+def scores(bench):
+    import attribution_scores
 
-    result = bench.NovelResult("N", 100)
+    return attribution_scores
+
+
+def test_cast_metrics_count_merges_splits_and_false_characters(scores):
+    def lines(ours: str, gold: str, n: int) -> list:
+        return [scores.Outcome("N", "explicit", "tag-name", 0.9, ours == gold, True, ours=ours, gold=gold)] * n
+
+    result = scores.NovelResult("N", 100)
     result.outcomes["end-to-end/discovered"] = (
         lines("tom", "tom", 20) + lines("tom", "father", 10)  # a merge: a third of its lines are the father's
         + lines("ann", "ann", 12) + lines("annie", "ann", 6)  # a split: two of ours speak for Ann
         + lines("hurrah", "mary", 5))  # a false character: maps to no one
     result.mapped["end-to-end/discovered"] = {"tom", "ann", "annie"}
-    cast = bench.cast_metrics([result], "end-to-end/discovered")
+    cast = scores.cast_metrics([result], "end-to-end/discovered")
     assert cast["merges"] == 1 and cast["splits"] == 1
     assert cast["false_characters"] == 1 and cast["characters"] == 4 and cast["cast_precision"] == 0.75
     assert cast["cluster_precision"] == pytest.approx((20 + 12 + 6 + 5) / 53, abs=1e-4)

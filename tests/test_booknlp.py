@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from corpus import schema, shards
-from corpus.booknlp import PRIOR_CONFIDENCE, read_booknlp_output, require_booknlp
+from corpus.shards import parquet, schema
+from corpus.attribution.booknlp import PRIOR_CONFIDENCE, read_booknlp_output, require_booknlp
 from corpus.errors import CorpusError
-from corpus.persona_shards import write_book
+from corpus.shards.writer import write_book
 from tests.attribute_fixtures import BOOKNLP
 
 
@@ -56,7 +56,7 @@ def test_converter_builds_cast_speakers_and_spans() -> None:
 def test_converted_attribution_goes_through_the_shard_writer(tmp_path: Path) -> None:
     text = tiny_text()
     path = write_book(tmp_path, "tiny", text, read_booknlp_output(BOOKNLP, "tiny", text))
-    rows = shards.read_table(path, schema.UTTERANCES).to_pylist()
+    rows = parquet.read_table(path, schema.UTTERANCES).to_pylist()
     assert [r["speaker_id"] for r in rows] == ["tiny:anna", "tiny:mr-brook", "tiny:mr-brook", "tiny:anna"]
     assert all(text[r["char_start"] : r["char_end"]] == r["text"] for r in rows)
     assert rows[1]["context"].endswith("Mr. Brook took off his hat.")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus.books import BookSource, discover_books, read_book, text_sha256
+from corpus.gutenberg.books import BookSource, discover_books, read_book, text_sha256
 from corpus.errors import CorpusError
 from tests.attribute_fixtures import HARBOUR, harbour_text, write_fetched_book
 

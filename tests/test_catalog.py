@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus.catalog import BUNDLED_CATALOG, COLUMNS, display_author, parse_query, read_catalog, search
+from corpus.gutenberg.catalog import BUNDLED_CATALOG, COLUMNS, display_author, parse_query, read_catalog, search
 from corpus.errors import CorpusError
 
 ROWS = [

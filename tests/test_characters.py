@@ -4,18 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from corpus.characters import (
-    Character,
-    WordStats,
-    clean_names,
-    cluster_names,
-    co_mentions,
-    discover_characters,
-    honorific_names,
-    read_cast_csv,
-    slugify,
-    unique_slugs,
-)
+from corpus.attribution.characters import Character, read_cast_csv, slugify, unique_slugs
+from corpus.attribution.discovery import WordStats, clean_names, discover_characters, honorific_names
+from corpus.attribution.names import cluster_names, co_mentions
 from corpus.errors import CorpusError
 
 

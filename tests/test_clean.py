@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from corpus.clean import (
-    COPYRIGHTED, PUBLIC_DOMAIN_USA, CleanConfig, clean_book, clean_html_book, decode, find_chapters, normalise,
-    parse_release_date, split_boilerplate,
+from corpus.gutenberg.clean import (
+    COPYRIGHTED, PUBLIC_DOMAIN_USA, CleanConfig, clean_book, find_chapters, normalise, split_boilerplate,
 )
+from corpus.gutenberg.encoding import decode
+from corpus.gutenberg.html_edition import clean_html_book
+from corpus.gutenberg.preamble import parse_release_date
 from corpus.errors import CorpusError
-from tests.gutenberg_server import gutenberg_file
+from bench.gutenberg_server import gutenberg_file
 
 LICENCE = re.compile(
     r"START OF (THE|THIS) PROJECT GUTENBERG|END OF (THE|THIS) PROJECT GUTENBERG|End of (the )?Project Gutenberg"

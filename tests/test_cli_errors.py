@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from corpus import schema, shards
+from corpus.shards import parquet, schema
 from corpus.attribution.types import BookAttribution
 from corpus.cli import main
-from corpus.persona_shards import write_book
+from corpus.shards.writer import write_book
 from tests.cli_runner import assert_one_line_error, run_main
 from tests.attribute_fixtures import HARBOUR, harbour_attribution, harbour_text, write_fetched_book
 
@@ -92,7 +92,7 @@ def test_no_quotations_warns_and_writes_an_empty_shard(corpus, tmp_path: Path) -
     result = corpus("attribute", book, "--out", tmp_path / "run")
     assert result.returncode == 0, result.stderr
     assert "warning: book notes has no quotations; wrote an empty shard" in result.stderr
-    assert shards.read_table(shards.utterance_shard_path(tmp_path / "run", "notes"), schema.UTTERANCES).num_rows == 0
+    assert parquet.read_table(parquet.utterance_shard_path(tmp_path / "run", "notes"), schema.UTTERANCES).num_rows == 0
 
 
 def test_characters_and_show_report_bad_shard_folders(corpus, tmp_path: Path, run_dir: Path) -> None:

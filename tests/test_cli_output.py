@@ -15,8 +15,8 @@ import pytest
 from rich.console import Console
 
 from corpus.cli_progress import BookProgress
-from corpus.persona_shards import write_book
-from corpus.personas import cast_table
+from corpus.shards.writer import write_book
+from corpus.shards.personas import cast_table
 from tests.attribute_fixtures import harbour_attribution, harbour_text, write_fetched_book
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from urllib3.util.retry import Retry
 
-from corpus.client import ClientConfig, GutenbergClient, MirrorUnreachable, resolve_mirror
+from corpus.gutenberg.client import ClientConfig, GutenbergClient, MirrorUnreachable, resolve_mirror
 from corpus.errors import CorpusError
-from tests.gutenberg_server import GutenbergServer, gutenberg_file, write_book
+from bench.gutenberg_server import GutenbergServer, gutenberg_file, write_book
 
 REL = "cache/epub/7/pg7.txt"
 FAST = ClientConfig(min_delay=0.0, retries=3, backoff_factor=0.01, backoff_jitter=0.01, read_timeout=0.5)

@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 from transformers import AutoTokenizer
 
-from corpus import schema, shards
+from corpus.shards import parquet, schema
 from corpus.errors import CorpusError
 from training.config import DataConfig
+from training.context import strip_speech_tag
 from training.data import (
     BucketBatchSampler, Example, TokenCache, Utterance, bucketed_epoch, character_sheet, collate, encode_examples,
-    lines_from_text_file, load_corpus, strip_speech_tag, token_budget,
+    lines_from_text_file, load_corpus, token_budget,
 )
 from tests.training_fixtures import persona_shards, utterance_row, write_persona_shards  # noqa: F401
 
@@ -52,12 +53,15 @@ def test_splits_are_deterministic_disjoint_and_per_character(persona_shards: Pat
 def test_the_speech_tag_and_the_speakers_name_never_end_the_context(tmp_path: Path) -> None:
     assert strip_speech_tag("It rained.\n\nAlice turned and said,") == "It rained."
     assert strip_speech_tag("It rained.\n\nAlice, after a\nlong pause, said:") == "It rained."  # a wrapped lead-in
-    assert strip_speech_tag("It rained.\n\n\"Well,\" said he to Miss\nSmith, \"well?\"", ["Alice Smith"]) == "It rained."
-    assert strip_speech_tag("Alice came in.\n\nIt rained\nhard.", ["Alice Smith"]) == "Alice came in.\n\nIt rained\nhard."
+    assert strip_speech_tag("It rained.\n\n\"Well,\" said he to Miss\nSmith, \"well?\"", names=["Alice Smith"]) == "It rained."
+    assert strip_speech_tag("Alice came in.\n\nIt rained\nhard.", names=["Alice Smith"]) == "Alice came in.\n\nIt rained\nhard."
     assert strip_speech_tag("said she,") == ""
+    # the shard says how long the lead-in is: only that is judged, whatever the paragraphs
+    assert strip_speech_tag("It rained.\nAlice said,", len("Alice said,")) == "It rained."
+    assert strip_speech_tag("Alice came in.\n\nIt rained.", len("It rained."), ["Alice Smith"]) == "Alice came in.\n\nIt rained."
     rows = [utterance_row("9", "alice-smith", "Alice Smith", i, f"Line {i}.", f"Rain fell.\n\nAlice Smith replied{i % 2 and ',' or '.'}")
             for i in range(4)]
-    shards.write_rows(rows, shards.utterance_shard_path(tmp_path, "9"), schema.UTTERANCES)
+    parquet.write_rows(rows, parquet.utterance_shard_path(tmp_path, "9"), schema.UTTERANCES)
     corpus = load_corpus(tmp_path, DataConfig(min_lines=1, heldout_fraction=0.0))
     contexts = [u.context for s in corpus.lines["9:alice-smith"].values() for u in s]
     assert contexts == ["Rain fell."] * 4
@@ -124,7 +128,7 @@ def test_missing_and_corrupt_shards_are_corpus_errors(tmp_path: Path) -> None:
     with pytest.raises(CorpusError, match="not found"):
         load_corpus(tmp_path / "absent")
     folder = write_persona_shards(tmp_path / "shards")
-    shards.utterance_shard_path(folder, "100").write_bytes(b"PAR1 not really parquet")
+    parquet.utterance_shard_path(folder, "100").write_bytes(b"PAR1 not really parquet")
     with pytest.raises(CorpusError, match="corrupt"):
         load_corpus(folder)
 

@@ -14,11 +14,11 @@ import torch
 from corpus.errors import CorpusError
 from tests.training_fixtures import persona_shards, pretrained_run  # noqa: F401
 from training import checkpoint
-from training.config import DataConfig, SoftPromptConfig, TrainConfig
+from training.config import DataConfig, SoftPromptConfig, TrainConfig, parse_shots
 from training.data import Example, TokenCache, load_corpus, token_budget
 from training.evaluate import (
     BookLines, EvalConfig, NoPrompt, PersonaMixture, chance_levels, evaluate_method, evaluate_run, evaluate_scores,
-    heldout_lines, noprompt_scores, parse_shots, rank_metrics,
+    heldout_lines, noprompt_scores, rank_metrics,
 )
 from training.modeling import load_base_model, max_positions
 

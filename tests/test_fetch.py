@@ -16,12 +16,12 @@ from filelock import FileLock
 import requests
 from urllib3.util.retry import Retry
 
-from corpus.client import ClientConfig, sha256_file
-from corpus.clean import PUBLIC_DOMAIN_USA
+from corpus.gutenberg.client import ClientConfig, sha256_file
+from corpus.gutenberg.clean import PUBLIC_DOMAIN_USA
 from corpus.errors import CorpusError
-from corpus.fetch import LOCK_NAME, FetchConfig, fetch_books, load_catalog
+from corpus.gutenberg.fetch import LOCK_NAME, FetchConfig, fetch_books, load_catalog
 from tests.cli_runner import assert_one_line_error, run_main
-from tests.gutenberg_server import GutenbergServer, gutenberg_file, write_book, write_catalog
+from bench.gutenberg_server import GutenbergServer, gutenberg_file, write_book, write_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "gutenberg"

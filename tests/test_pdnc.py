@@ -9,9 +9,9 @@ import pytest
 
 from corpus.attribution import AttributionConfig, attribute_book
 from corpus.errors import CorpusError
-from corpus.nlp import load_nlp, parse_paragraphs
-from corpus.pdnc import gold_book_attribution, novel_folders, read_novel
-from corpus.quotes import find_quotations, paragraph_spans
+from corpus.attribution.nlp import load_nlp, parse_paragraphs
+from bench.pdnc import gold_book_attribution, novel_folders, read_novel
+from corpus.attribution.quotes import find_quotations, paragraph_spans
 
 NOVEL = "DaisyMiller"
 # Regression guards a little under the levels measured with the bundled ranker (0.90 / 0.91 / 0.994,
@@ -102,3 +102,20 @@ def test_daisy_miller_accuracy_guard(daisy):
         overlapping = [a for a in by_start if a.quotation.start < q.quotation.end and q.quotation.start < a.quotation.end]
         right += bool(overlapping) and overlapping[0].speaker == q.speaker
     assert right / len(daisy.quotations) >= MIN_END_TO_END_ACCURACY
+
+
+@pytest.mark.slow
+def test_the_ranker_builder_writes_weights_the_attribution_loads(pdnc_dir, monkeypatch, tmp_path):
+    """bench/train_ranker.py, which builds the shipped ranker.json, on one novel."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "bench"))
+    from train_ranker import train
+
+    from corpus.attribution.ranker import Ranker
+
+    novel = read_novel(pdnc_dir / NOVEL)
+    docs = parse_paragraphs(load_nlp(), novel.text, paragraph_spans(novel.text))
+    train([pdnc_dir / NOVEL], {NOVEL: docs}, AttributionConfig()).save(tmp_path / "ranker.json")
+    ranker = Ranker.load(tmp_path / "ranker.json")
+    assert ranker is not None and ranker.refine is not None
+    result = attribute_book(novel.text, AttributionConfig(), docs=docs, ranker=ranker)
+    assert any(a.method.startswith("ranker") for a in result.attributions)

@@ -7,12 +7,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from corpus import schema, shards
+from corpus.shards import parquet, schema
 from corpus.attribution.types import BookAttribution
-from corpus.books import BookMetadata
-from corpus.clean import find_chapters
+from corpus.gutenberg.books import BookMetadata
+from corpus.gutenberg.clean import find_chapters
 from corpus.errors import CorpusError
-from corpus.persona_shards import book_rows, read_shard_info, write_book, write_run_tables
+from corpus.shards.writer import book_rows, read_shard_info, write_book, write_run_tables
 from tests.attribute_fixtures import harbour_attribution, harbour_text
 
 def test_rows_point_at_the_quote_text_and_chain_speakers() -> None:
@@ -44,6 +44,12 @@ def test_context_is_the_lead_in_of_the_paragraph_and_is_capped() -> None:
     assert by_text["Miss Hale, I hoped you would come."]["context"] == ""
     [nobody] = [r for r in utterances if r["text"].startswith("Nobody")]
     assert nobody["context"] == "Mrs. Hale came in with the coffee-pot and set it down with some force."
+    assert nobody["lead_in_chars"] == len(nobody["context"])  # all of it is the quotation's own paragraph
+    assert by_text["Miss Hale, I hoped you would come."]["lead_in_chars"] == 0
+    with_paragraphs, _ = book_rows("h", text, harbour_attribution(text), (), 2)
+    for row in with_paragraphs:  # the lead-in is the end of the context, within the quotation's paragraph
+        lead_in = row["context"][len(row["context"]) - row["lead_in_chars"] :]
+        assert "\n\n" not in lead_in and text[: row["char_start"]].rstrip("\u201c\"' ").endswith(lead_in)
     capped, _ = book_rows("h", text, harbour_attribution(text), (), 5, context_max_chars=60)
     assert all(len(r["context"]) <= 60 for r in capped)
     assert capped[0]["context"].endswith("his cup.") and not capped[0]["context"][0].isspace()
@@ -62,18 +68,18 @@ def test_write_book_is_self_describing_and_run_tables_merge_books(tmp_path: Path
     metadata = BookMetadata(source="local", title="The Harbour")
     path = write_book(tmp_path, "h1", text, harbour_attribution(text), find_chapters(text), metadata=metadata, settings="s1")
     write_book(tmp_path, "h2", text, BookAttribution([], []))
-    assert path == shards.utterance_shard_path(tmp_path, "h1")
-    table = shards.read_table(path, schema.UTTERANCES)
+    assert path == parquet.utterance_shard_path(tmp_path, "h1")
+    table = parquet.read_table(path, schema.UTTERANCES)
     assert table.num_rows == 15 and table.column("pipeline_version")[0].as_py() == schema.PIPELINE_VERSION
     info = read_shard_info(path)
     assert info.settings == "s1" and info.book_row["title"] == "The Harbour" and info.book_row["quotations"] == 15
     assert len(info.character_rows) == 4
-    empty = shards.read_table(shards.utterance_shard_path(tmp_path, "h2"), schema.UTTERANCES)
+    empty = parquet.read_table(parquet.utterance_shard_path(tmp_path, "h2"), schema.UTTERANCES)
     assert empty.num_rows == 0
     write_run_tables(tmp_path)
-    books = shards.read_books(tmp_path).to_pylist()
+    books = parquet.read_books(tmp_path).to_pylist()
     assert [b["book_id"] for b in books] == ["h1", "h2"] and books[1]["source"] == "unknown"
-    assert shards.read_characters(tmp_path).num_rows == 4
+    assert parquet.read_characters(tmp_path).num_rows == 4
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["h1.utterances.parquet", "h2.utterances.parquet", "characters.parquet", "books.parquet"]
     )
@@ -85,6 +91,6 @@ def test_corrupt_or_foreign_shards_are_reported(tmp_path: Path) -> None:
     with pytest.raises(CorpusError, match="corrupt or unreadable Parquet shard"):
         read_shard_info(bad)
     foreign = tmp_path / "y.utterances.parquet"
-    pq.write_table(shards.to_table([], schema.UTTERANCES), foreign)
+    pq.write_table(parquet.to_table([], schema.UTTERANCES), foreign)
     with pytest.raises(CorpusError, match="carries no book metadata"):
         read_shard_info(foreign)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from corpus.quotes import SINGLE_STYLE, Quotation, detect_style, find_quotations, paragraph_spans
+from corpus.attribution.quotes import SINGLE_STYLE, Quotation, detect_style, find_quotations, paragraph_spans
 
 
 def texts(text: str) -> list[str]:
@@ -73,3 +73,10 @@ def test_scare_quotes_and_titles_are_not_utterances():
 def test_indented_letter_is_not_dialogue():
     text = 'She read it aloud.\n\n     "My dear Jane,\n     I write in haste."\n\n"What news!" said Kitty.'
     assert texts(text) == ["What news!"]
+
+
+def test_the_speech_verb_vocabulary_is_one_set_and_its_subsets():
+    from corpus.attribution.speech_verbs import COMMON_TAG_VERBS, SPEECH_VERBS, TAG_VERB_PATTERN, TAG_WORDS
+
+    assert set(COMMON_TAG_VERBS) <= SPEECH_VERBS and TAG_VERB_PATTERN.split("|") == list(COMMON_TAG_VERBS)
+    assert {"said", "replied", "cried"} <= TAG_WORDS and not {"and", "then"} & SPEECH_VERBS

@@ -17,12 +17,17 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from corpus import cli, schema
+from corpus import cli
+from corpus.shards import parquet, schema
 from corpus.errors import CorpusError
-from corpus.release import ReleaseConfig, SplitUnit, build_release, split_of
-from corpus.release_card import features_of
-from corpus.release_upload import upload_release
-from release_fixtures import FORBIDDEN_NAMESPACE, FakeBook, FakeHub, FakeRepo, rewrite_with_schema_version, write_run
+from corpus.release.build import build_release, strip_gutenberg_licence
+from corpus.release.splits import split_of
+from corpus.release.types import ReleaseConfig, Selection, SplitUnit
+from corpus.release.card import features_of
+from corpus.release.upload import upload_release
+from release_fixtures import (
+    FORBIDDEN_NAMESPACE, FakeBook, FakeHub, FakeRepo, rewrite_with_schema_version, utterance_row, write_run,
+)
 
 TOKEN = "hf_testTokenThatMustNeverBePrinted0123"
 REPO = "someone/novel-personas"
@@ -37,7 +42,8 @@ def fake_books() -> list[FakeBook]:
             "1342", "Pride and Prejudice", "Austen, Jane",
             extra_utterances=[
                 {"text": "Project Gutenberg", "context": "Sighs.\n\n*** END OF THE PROJECT GUTENBERG EBOOK 1342 ***"},
-                {"text": "Hello there.", "context": "Read the Project Gutenberg License at the end.\n\nShe smiled."},
+                {"text": "Hello there.", "context": "Read the Project Gutenberg License at the end.\n\nShe smiled,",
+                 "lead_in_chars": len("She smiled,")},
             ],
         ),
         FakeBook("42671", "Pride and prejudice", "Jane Austen, 1775-1817"),
@@ -116,7 +122,7 @@ def test_only_public_domain_books_one_edition_each_and_licence_text_removed(run_
     utterances = [r for split in released(release.folder, "utterances").values() for r in split]
     assert not [r for r in utterances if LICENCE.search(r["text"]) or LICENCE.search(r["context"])]
     hello = next(r for r in utterances if r["text"] == "Hello there.")
-    assert hello["context"] == "She smiled."
+    assert hello["context"] == "She smiled," and hello["lead_in_chars"] == len("She smiled,")
     assert all(r["pipeline_version"] == schema.PIPELINE_VERSION and r["char_end"] > r["char_start"] for r in utterances)
     card = (release.folder / "README.md").read_text(encoding="utf-8")
     assert "42671 (kept 1342)" in card and "9999" in card
@@ -434,7 +440,7 @@ def test_private_release_refuses_an_existing_public_repository(run_dir, tmp_path
 def test_upload_plan_sends_changed_files_and_deletes_stale_release_files(run_dir: Path, tmp_path: Path):
     from huggingface_hub.hf_api import RepoFile
 
-    from corpus.release_upload import file_digests, plan_upload
+    from corpus.release.upload import file_digests, plan_upload
     from release_fixtures import git_blob_oid
 
     folder = build_release(run_dir, tmp_path / "release", REPO).folder
@@ -452,3 +458,10 @@ def test_upload_plan_sends_changed_files_and_deletes_stale_release_files(run_dir
     assert plan.delete == [stale]
     assert card not in plan.send and parquet not in plan.send
     assert "data/utterances/train-00000-of-00001.parquet" in plan.send
+
+
+def test_a_lead_in_cut_as_licence_text_leaves_no_lead_in():
+    rows = [utterance_row("1", 0, None, "Hi.", "He left.\n\nOn gutenberg.org, she wrote,", len("On gutenberg.org, she wrote,"))]
+    selection = Selection()
+    [row] = strip_gutenberg_licence(parquet.to_table(rows, schema.UTTERANCES), selection).to_pylist()
+    assert (row["context"], row["lead_in_chars"], selection.licence_paragraphs_removed) == ("He left.", 0, 1)

@@ -13,13 +13,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from corpus import schema, shards
+from corpus.shards import parquet, schema
 from corpus.attribution import attribute_book
-from corpus.clean import CleanConfig, clean_book, find_chapters, normalise
+from corpus.gutenberg.clean import CleanConfig, clean_book, find_chapters, normalise
 from corpus.errors import CorpusError
-from corpus.nlp import load_nlp
-from corpus.persona_shards import write_book
-from corpus.quotes import find_quotations
+from corpus.attribution.nlp import load_nlp
+from corpus.shards.writer import write_book
+from corpus.attribution.quotes import find_quotations
 
 QUOTE_MARKS = ['"', "'", "\u201c", "\u201d", "\u2018", "\u2019", "\u00ab", "\u00bb", "\u201e", "`", "_"]
 FRAGMENTS = [
@@ -104,7 +104,7 @@ def test_attribution_never_crashes_and_shards_keep_offsets(nlp, tmp_path_factory
         assert attribution.speaker is None or attribution.speaker in slugs
         assert set(attribution.addressees) <= slugs and 0.0 <= attribution.confidence <= 1.0
     folder = tmp_path_factory.mktemp("shard")
-    rows = shards.read_table(write_book(folder, "book", text, book), schema.UTTERANCES).to_pylist()
+    rows = parquet.read_table(write_book(folder, "book", text, book), schema.UTTERANCES).to_pylist()
     assert len(rows) == len(book.attributions)
     for row in rows:
         parts = [(p["start"], p["end"]) for p in row["parts"]]

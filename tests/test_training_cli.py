@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from corpus import shards
+from corpus.shards import parquet
 from training import cli
 from tests.training_fixtures import persona_shards, pretrained_run, write_persona_shards  # noqa: F401
 
@@ -61,7 +61,7 @@ def test_bad_pretrain_inputs(persona_shards, tiny_model_dir, tmp_path, capsys, m
     broken_model.mkdir()
     (broken_model / "config.json").write_text('{"model_type": "no-such-architecture"}', encoding="utf-8")
     corrupt = write_persona_shards(tmp_path / "corrupt")
-    shards.utterance_shard_path(corrupt, "200").write_bytes(b"this is not parquet")
+    parquet.utterance_shard_path(corrupt, "200").write_bytes(b"this is not parquet")
     cases = [
         (_pretrain_args(tmp_path / "absent", tiny_model_dir, out), "shard directory not found"),
         (_pretrain_args(corrupt, tiny_model_dir, out), "corrupt"),

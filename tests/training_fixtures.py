@@ -1,4 +1,4 @@
-"""Fixtures of the training tests: tiny persona shards written through corpus.shards, and a pretrained run."""
+"""Fixtures of the training tests: tiny persona shards written through corpus.shards.parquet, and a pretrained run."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus import schema, shards
+from corpus.shards import parquet, schema
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -33,14 +33,14 @@ def _sentence(rng: random.Random, words: list[str], low: int, high: int) -> str:
 
 
 def utterance_row(book: str, slug: str | None, name: str | None, quote_id: int, text: str, context: str,
-                  confidence: float = 0.9) -> dict:
+                  confidence: float = 0.9, lead_in_chars: int = 0) -> dict:
     """One row of the utterances schema."""
     return dict(
         book_id=book, quote_id=quote_id, chapter=0, paragraph=quote_id, char_start=quote_id * 100,
         char_end=quote_id * 100 + len(text), parts=[{"start": quote_id * 100, "end": quote_id * 100 + len(text)}],
         text=text, speaker_id=schema.character_id(book, slug) if slug else None, speaker_name=name,
         addressee_ids=[], quote_type="explicit", confidence=confidence, method="test", context=context,
-        prev_speaker_id=None, pipeline_version=schema.PIPELINE_VERSION,
+        lead_in_chars=lead_in_chars, prev_speaker_id=None, pipeline_version=schema.PIPELINE_VERSION,
     )
 
 
@@ -64,12 +64,12 @@ def write_persona_shards(folder: Path, cast=CAST, seed: int = TEXT_SEED) -> Path
                                    aliases=aliases, gender=gender, mentions=n_lines, lines=n_lines, words=0))
     for book, book_rows in rows.items():
         book_rows.append(utterance_row(book, None, None, len(book_rows), "Who said this?", "Nobody knows."))
-        shards.write_rows(book_rows, shards.utterance_shard_path(folder, book), schema.UTTERANCES)
-    shards.write_rows(character_rows, folder / schema.CHARACTERS_FILE, schema.CHARACTERS)
+        parquet.write_rows(book_rows, parquet.utterance_shard_path(folder, book), schema.UTTERANCES)
+    parquet.write_rows(character_rows, folder / schema.CHARACTERS_FILE, schema.CHARACTERS)
     books = [dict(book_id=b, title=f"Book {b}", author="A. Writer", language="en", issued=None, rights=None,
                   source="test", text_sha256="0" * 64, chars=0, quotations=len(r), characters=0,
                   pipeline_version=schema.PIPELINE_VERSION) for b, r in rows.items()]
-    shards.write_rows(books, folder / schema.BOOKS_FILE, schema.BOOKS)
+    parquet.write_rows(books, folder / schema.BOOKS_FILE, schema.BOOKS)
     return folder
 
 

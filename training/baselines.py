@@ -20,7 +20,7 @@ from peft import LoraConfig, PeftModel, PromptTuningConfig, TaskType, get_peft_m
 from peft.tuners.prompt_tuning import PromptEmbedding, PromptTuningInit
 from transformers.pytorch_utils import Conv1D
 
-from training.config import TrainConfig, _help
+from training.config import TrainConfig, help_field
 from training.data import BucketBatchSampler, Example, collate
 from training.evaluate import PrefixScorer
 from training.objectives import target_logprobs
@@ -30,11 +30,11 @@ from training.objectives import target_logprobs
 class BaselineConfig:
     """Settings of the trainable baselines (the step budget and batch size come from TrainConfig)."""
 
-    prompt_length: int = _help(20, "virtual tokens of the per-character PEFT PromptTuning prompt")
-    prompt_lr: float = _help(0.01, "AdamW learning rate of the prompt-tuning embeddings")
-    lora_rank: int = _help(4, "rank r of the per-character LoRA adapter")
-    lora_alpha: int = _help(8, "LoRA scaling numerator alpha")
-    lora_lr: float = _help(0.003, "AdamW learning rate of the LoRA matrices")
+    prompt_length: int = help_field(20, "virtual tokens of the per-character PEFT PromptTuning prompt")
+    prompt_lr: float = help_field(0.01, "AdamW learning rate of the prompt-tuning embeddings")
+    lora_rank: int = help_field(4, "rank r of the per-character LoRA adapter")
+    lora_alpha: int = help_field(8, "LoRA scaling numerator alpha")
+    lora_lr: float = help_field(0.003, "AdamW learning rate of the LoRA matrices")
 
 
 def target_nll(model: torch.nn.Module, batch, prefix_embeds: torch.Tensor | None = None,

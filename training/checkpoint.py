@@ -26,7 +26,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from corpus.errors import CorpusError
-from corpus.shards import atomic_write_bytes
+from corpus.shards.parquet import atomic_write_bytes
 from training.config import SoftPromptConfig, config_from_dict, config_to_dict
 from training.run_files import (  # noqa: F401  (re-exported: the trainer and tests name them through here)
     CHECKPOINTS,

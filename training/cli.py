@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import typer
 from rich.console import Console
 
 from corpus.errors import run_cli
-from corpus.shards import utterance_shards
+from corpus.shards.parquet import utterance_shards
 from training.arguments import require_file, require_one_persona
 from training.config import DataConfig, GenerateConfig, SoftPromptConfig, TrainConfig, help_of
 from training.run_files import check_out_folder, require_finished_run
@@ -28,16 +31,32 @@ def _opt(config_class: type, name: str, *flags: str):
     return typer.Option(getattr(config_class(), name), *flags, help=help_of(config_class, name))
 
 
-def _train_config(objective, kl_weight, lr, weight_decay, steps, batch_size, grad_accumulation, seed, device,
-                  checkpoint_every, log_every, speaker_weight, speaker_rivals, shots=None) -> TrainConfig:
-    return TrainConfig(
-        objective=objective, kl_weight=kl_weight, lr=lr, weight_decay=weight_decay, steps=steps, batch_size=batch_size,
-        grad_accumulation=grad_accumulation, seed=seed, device=device, checkpoint_every=checkpoint_every,
-        log_every=log_every, shots=shots, speaker_weight=speaker_weight, speaker_rivals=speaker_rivals,
-    )
+# TrainConfig fields that pretrain and fit both take as options (fit adds --shots).
+TRAIN_OPTIONS = ("objective", "kl_weight", "lr", "weight_decay", "steps", "batch_size", "grad_accumulation", "seed",
+                 "device", "checkpoint_every", "log_every", "speaker_weight", "speaker_rivals")
+
+
+def with_train_options(command: Callable[..., None]) -> Callable[..., None]:
+    """`command` (which takes `train: TrainConfig`) with one option per TRAIN_OPTIONS field instead, gathered
+    into that TrainConfig: the options are declared once for every command that trains."""
+    defaults = TrainConfig()
+    own = [p for p in inspect.signature(command).parameters.values() if p.name != "train"]
+    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=_opt(TrainConfig, name),
+                               annotation=type(getattr(defaults, name))) for name in TRAIN_OPTIONS]
+
+    @functools.wraps(command)
+    def run(**options) -> None:
+        train = TrainConfig(**{name: options.pop(name) for name in TRAIN_OPTIONS})
+        command(train=train, **options)
+
+    run.__signature__ = inspect.Signature([*own, *added])  # type: ignore[attr-defined]
+    run.__annotations__ = {**{k: v for k, v in command.__annotations__.items() if k != "train"},
+                           **{p.name: p.annotation for p in added}}
+    return run
 
 
 @app.command()
+@with_train_options
 def pretrain(
     shards: Path = typer.Option(..., help="folder of persona shards written by `corpus attribute`"),
     model: str = typer.Option(..., help="HF causal LM id, local folder, .gguf file, or gemma-3-270m (kept frozen)"),
@@ -56,20 +75,8 @@ def pretrain(
     utterance_tokens: int = _opt(DataConfig, "utterance_tokens"),
     sheet_tokens: int = _opt(DataConfig, "sheet_tokens"),
     token_cache: Optional[str] = _opt(DataConfig, "token_cache"),
-    objective: str = _opt(TrainConfig, "objective"),
-    kl_weight: float = _opt(TrainConfig, "kl_weight"),
-    lr: float = _opt(TrainConfig, "lr"),
-    weight_decay: float = _opt(TrainConfig, "weight_decay"),
-    steps: int = _opt(TrainConfig, "steps"),
-    batch_size: int = _opt(TrainConfig, "batch_size"),
-    grad_accumulation: int = _opt(TrainConfig, "grad_accumulation"),
-    seed: int = _opt(TrainConfig, "seed"),
-    device: str = _opt(TrainConfig, "device"),
-    checkpoint_every: int = _opt(TrainConfig, "checkpoint_every"),
-    log_every: int = _opt(TrainConfig, "log_every"),
-    speaker_weight: float = _opt(TrainConfig, "speaker_weight"),
-    speaker_rivals: int = _opt(TrainConfig, "speaker_rivals"),
     resume: bool = typer.Option(False, help="continue the run in --out from its latest checkpoint"),
+    train: TrainConfig = TrainConfig(),
 ) -> None:
     """Learn a shared basis of K soft prompts and every eligible character's mixture weights."""
     data = DataConfig(
@@ -78,8 +85,6 @@ def pretrain(
         utterance_tokens=utterance_tokens, sheet_tokens=sheet_tokens, token_cache=token_cache,
     )
     prompt = SoftPromptConfig(k=k, length=length, mixture=mixture, temperature=temperature, init_seed=init_seed)
-    train = _train_config(objective, kl_weight, lr, weight_decay, steps, batch_size, grad_accumulation, seed, device,
-                          checkpoint_every, log_every, speaker_weight, speaker_rivals)
     for config in (data, prompt, train):
         config.validate()
     utterance_shards(shards)
@@ -91,6 +96,7 @@ def pretrain(
 
 
 @app.command()
+@with_train_options
 def fit(
     basis: Path = typer.Option(..., help="a pretrain run folder whose basis stays frozen"),
     out: Path = typer.Option(..., help="run folder to create for the fitted character"),
@@ -101,24 +107,11 @@ def fit(
     sheet: Optional[Path] = typer.Option(None, help="your own character sheet for the KL teacher (text file)"),
     shots: Optional[int] = _opt(TrainConfig, "shots"),
     model: Optional[str] = typer.Option(None, help="base model (default: the basis run's)"),
-    objective: str = _opt(TrainConfig, "objective"),
-    kl_weight: float = _opt(TrainConfig, "kl_weight"),
-    lr: float = _opt(TrainConfig, "lr"),
-    weight_decay: float = _opt(TrainConfig, "weight_decay"),
-    steps: int = _opt(TrainConfig, "steps"),
-    batch_size: int = _opt(TrainConfig, "batch_size"),
-    grad_accumulation: int = _opt(TrainConfig, "grad_accumulation"),
-    seed: int = _opt(TrainConfig, "seed"),
-    device: str = _opt(TrainConfig, "device"),
-    checkpoint_every: int = _opt(TrainConfig, "checkpoint_every"),
-    log_every: int = _opt(TrainConfig, "log_every"),
-    speaker_weight: float = _opt(TrainConfig, "speaker_weight"),
-    speaker_rivals: int = _opt(TrainConfig, "speaker_rivals"),
     resume: bool = typer.Option(False, help="continue the run in --out from its latest checkpoint"),
+    train: TrainConfig = TrainConfig(),
 ) -> None:
     """Learn the K mixture weights of one or several characters from a few lines each, the basis frozen."""
-    train = _train_config(objective, kl_weight, lr, weight_decay, steps, batch_size, grad_accumulation, seed, device,
-                          checkpoint_every, log_every, speaker_weight, speaker_rivals, shots)
+    train = dataclasses.replace(train, shots=shots)
     train.validate()
     require_finished_run(basis)
     check_out_folder(out, resume)
@@ -191,8 +184,9 @@ def evaluate(
     require_finished_run(run)
     if shards is not None:
         utterance_shards(shards)
-    from corpus.shards import atomic_write_bytes
-    from training.evaluate import EvalConfig, evaluate_run, parse_shots
+    from corpus.shards.parquet import atomic_write_bytes
+    from training.config import parse_shots
+    from training.evaluate import EvalConfig, evaluate_run
 
     overrides = {"split": split, "max_lines": max_lines, "shots": parse_shots(shots) if shots else None}
     config = EvalConfig(**{k: v for k, v in overrides.items() if v is not None})

@@ -20,9 +20,11 @@ from typing import Iterator, Sequence
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from corpus import schema, shards
+from corpus.shards import parquet, schema
+from corpus.shards.splits import hash_position
 from corpus.errors import CorpusError
 from training.config import DataConfig
+from training.context import strip_speech_tag
 
 SPLITS = ("train", "validation", "test")
 OPEN_QUOTE, CLOSE_QUOTE = '"', '"'
@@ -30,10 +32,6 @@ PARAGRAPH_BREAK = "\n\n"
 CUSTOM_BOOK = "custom"  # book id of characters read from a text file of lines
 BUCKET_SPAN = 50  # batches per length-sorted bucket: enough to cut padding, few enough to keep order random
 SUGGESTIONS = 3
-# A paragraph that stops on one of these was interrupted by the quotation: it is the quote's lead-in tag.
-_LEAD_IN_END = re.compile(r"[,:;\u2014\u2013-]\s*$|[A-Za-z]\s*$")
-_PARAGRAPH_SEPARATOR = re.compile(r"\n[ \t]*\n")  # a blank line; lines inside a paragraph are hard-wrapped
-_TITLES = {"mr", "mrs", "miss", "ms", "dr", "sir", "lady", "lord", "the", "madame", "monsieur", "captain"}
 
 
 @dataclass(frozen=True)
@@ -116,38 +114,8 @@ def resolve_character(query: str, names: dict[str, str]) -> str:
     return matches[0]
 
 
-def unit_hash(seed: int, key: str) -> float:
-    """A deterministic number in [0, 1) for `key` under `seed` (stable across processes and platforms)."""
-    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def name_words(names: Sequence[str]) -> set[str]:
-    """The words that identify a character in text: its names and their parts, without titles."""
-    words = {n.strip() for n in names if n.strip()}
-    for name in list(words):
-        words.update(w for w in re.findall(r"[A-Za-z][\w'-]+", name) if len(w) > 2 and w.casefold() not in _TITLES)
-    return words
-
-
-def strip_speech_tag(context: str, names: Sequence[str] = ()) -> str:
-    """`context` without its last paragraph when that is the quotation's lead-in or names the speaker.
-
-    Shard contexts end with the lead-in of the quote's own paragraph (`Elizabeth replied,`); that tag, or any
-    last paragraph naming the speaker, would hand the model the answer right before the target.
-    """
-    text = context.rstrip()
-    breaks = list(_PARAGRAPH_SEPARATOR.finditer(text))
-    head, last = (text[: breaks[-1].start()], text[breaks[-1].end() :]) if breaks else ("", text)
-    words = name_words(names)
-    mentions = words and re.search(r"\b(" + "|".join(re.escape(w) for w in sorted(words)) + r")\b", last)
-    if last.strip() and (_LEAD_IN_END.search(last) or mentions):
-        return head.rstrip()
-    return text
-
-
 def _split_lines(lines: list[Utterance], config: DataConfig) -> dict[str, list[Utterance]]:
-    ordered = sorted(lines, key=lambda u: unit_hash(config.split_seed, f"line:{u.book_id}:{u.quote_id}"))
+    ordered = sorted(lines, key=lambda u: hash_position(config.split_seed, f"line:{u.book_id}:{u.quote_id}", ":"))
     n = len(ordered)
     n_test = max(1, round(n * config.test_fraction)) if config.test_fraction > 0 and n >= len(SPLITS) else 0
     n_val = max(1, round(n * config.validation_fraction)) if config.validation_fraction > 0 and n >= len(SPLITS) else 0
@@ -155,14 +123,14 @@ def _split_lines(lines: list[Utterance], config: DataConfig) -> dict[str, list[U
 
 
 def _optional_table(path: Path, table_schema) -> list[dict]:
-    return shards.read_table(path, table_schema).to_pylist() if path.exists() else []
+    return parquet.read_table(path, table_schema).to_pylist() if path.exists() else []
 
 
 def load_corpus(shard_dir: Path, config: DataConfig = DataConfig()) -> PersonaCorpus:
     """Read the persona shards of `shard_dir`, filter, and split lines and characters deterministically."""
     config.validate()
     shard_dir = Path(shard_dir)
-    table = shards.read_utterances(shard_dir, config.books or None)
+    table = parquet.read_utterances(shard_dir, config.books or None)
     books = {r["book_id"]: r for r in _optional_table(shard_dir / schema.BOOKS_FILE, schema.BOOKS)}
     cast = {r["character_id"]: r for r in _optional_table(shard_dir / schema.CHARACTERS_FILE, schema.CHARACTERS)}
     by_character: dict[str, list[Utterance]] = {}
@@ -176,7 +144,7 @@ def load_corpus(shard_dir: Path, config: DataConfig = DataConfig()) -> PersonaCo
         known_names = [names[speaker], meta.get("name") or "", *(meta.get("aliases") or ())]
         by_character.setdefault(speaker, []).append(
             Utterance(speaker, row["book_id"], row["quote_id"], row["text"],
-                      strip_speech_tag(row["context"], known_names), float(row["confidence"]))
+                      strip_speech_tag(row["context"], row["lead_in_chars"], known_names), float(row["confidence"]))
         )
     if not by_character:
         raise CorpusError(f"no attributed utterances with confidence >= {config.min_confidence} in {shard_dir}")
@@ -187,7 +155,9 @@ def load_corpus(shard_dir: Path, config: DataConfig = DataConfig()) -> PersonaCo
             cid, meta.get("name") or names[cid], by_character[cid][0].book_id, tuple(meta.get("aliases") or ()),
             meta.get("gender"), book.get("title"), book.get("author"),
         )
-    heldout = frozenset(c for c in characters if unit_hash(config.split_seed, f"character:{c}") < config.heldout_fraction)
+    heldout = frozenset(
+        c for c in characters if hash_position(config.split_seed, f"character:{c}", ":") < config.heldout_fraction
+    )
     return PersonaCorpus(
         characters, {c: _split_lines(by_character[c], config) for c in characters}, heldout,
         {c: len(lines) for c, lines in by_character.items()}, names, config.min_lines,
@@ -304,7 +274,7 @@ class TokenCache:
     def save(self) -> None:
         """Persist new entries (atomically) when the cache has a path."""
         if self.path is not None and self._dirty:
-            shards.atomic_write_bytes(self.path, json.dumps(self.ids).encode())
+            parquet.atomic_write_bytes(self.path, json.dumps(self.ids).encode())
             self._dirty = False
 
 

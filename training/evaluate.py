@@ -18,7 +18,7 @@ import torch
 
 from corpus.errors import CorpusError
 from training import checkpoint, trainer
-from training.config import DataConfig, TrainConfig, _help, config_from_dict
+from training.config import ALL_SHOTS, DataConfig, Shots, TrainConfig, config_from_dict, help_field, shots_label
 from training.data import (
     Example, PersonaCorpus, TokenBudget, TokenCache, collate, encode_examples, load_corpus, token_budget,
 )
@@ -26,21 +26,19 @@ from training.modeling import load_base_model, max_positions, resolve_device
 from training.objectives import target_logprobs
 from training.soft_prompt import PersonaPromptModel
 
-ALL_SHOTS = None  # a shots level meaning "every training line"
 # Scores closer than this (nats/token) are ties: batches padded differently differ in the last float bits.
 TIE_DECIMALS = 4
-SHOTS_LABEL_ALL = "all"
 
 
 @dataclass
 class EvalConfig:
     """What is evaluated and how."""
 
-    split: str = _help("test", "which line split of each character is scored (test or validation)")
-    max_lines: int = _help(24, "score at most this many held-out lines per character (0: all)")
-    batch_size: int = _help(16, "examples per scoring batch")
-    min_candidates: int = _help(2, "a book needs this many evaluated characters to take part in speaker identification")
-    shots: tuple[int | None, ...] = _help((0, 8, 32, 128, ALL_SHOTS), "few-shot levels (None: all training lines)")
+    split: str = help_field("test", "which line split of each character is scored (test or validation)")
+    max_lines: int = help_field(24, "score at most this many held-out lines per character (0: all)")
+    batch_size: int = help_field(16, "examples per scoring batch")
+    min_candidates: int = help_field(2, "a book needs this many evaluated characters to take part in speaker identification")
+    shots: tuple[Shots, ...] = help_field((0, 8, 32, 128, ALL_SHOTS), "few-shot levels (None: all training lines)")
 
     def validate(self) -> None:
         """Raise CorpusError when a value is out of range."""
@@ -50,26 +48,6 @@ class EvalConfig:
             raise CorpusError("--max-lines must be >= 0, --batch-size >= 1 and --min-candidates >= 2")
         if any(s is not None and s < 0 for s in self.shots):
             raise CorpusError("few-shot levels must be non-negative (or 'all')")
-
-
-def shots_label(shots: int | None) -> str:
-    """"all" for every line, else the number."""
-    return SHOTS_LABEL_ALL if shots is ALL_SHOTS else str(shots)
-
-
-def parse_shots(text: str) -> tuple[int | None, ...]:
-    """Few-shot levels from "0,8,32,all"; CorpusError on anything else."""
-    levels: list[int | None] = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        if part == SHOTS_LABEL_ALL:
-            levels.append(ALL_SHOTS)
-        elif part.isdigit():
-            levels.append(int(part))
-        else:
-            raise CorpusError(f"bad few-shot level {part!r}: give numbers or 'all', e.g. 0,8,32,all")
-    if not levels:
-        raise CorpusError("give at least one few-shot level")
-    return tuple(levels)
 
 
 class PersonaScorer(Protocol):
@@ -130,10 +108,8 @@ class PersonaMixture(PrefixScorer):
         basis = runs[0]
         logits = {cid: run.mixture_logits[i] for run in runs for i, cid in enumerate(run.character_ids)}
         self.index = {cid: i for i, cid in enumerate(logits)}
-        self.persona_model = PersonaPromptModel(model, basis.prompt_config, len(logits))
-        with torch.no_grad():
-            self.persona_model.basis.prompts.copy_(basis.basis)
-            self.persona_model.personas.mixture_logits.copy_(torch.stack(list(logits.values())))
+        self.persona_model = PersonaPromptModel.from_weights(
+            model, basis.prompt_config, basis.basis, torch.stack(list(logits.values())), name)
 
     @property
     def k(self) -> int:

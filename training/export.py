@@ -11,7 +11,6 @@ from pathlib import Path
 import torch
 from peft import PromptTuningConfig, PromptTuningInit, TaskType, get_peft_model
 
-from corpus.errors import CorpusError
 from training import checkpoint
 from training.data import resolve_character
 from training.modeling import load_base_model
@@ -24,12 +23,7 @@ def persona_model(run_dir: Path, model_ref: str | None = None) -> tuple[PersonaP
     """The run's persona model (base model loaded, basis and weights restored), its tokenizer and the run."""
     run = checkpoint.read_persona(run_dir)
     base, tokenizer, _ = load_base_model(model_ref or run.model)
-    model = PersonaPromptModel(base, run.prompt_config, len(run.character_ids))
-    if tuple(model.basis.prompts.shape) != tuple(run.basis.shape):
-        raise CorpusError(f"the basis of {run_dir} has shape {tuple(run.basis.shape)}, which does not fit this model")
-    with torch.no_grad():
-        model.basis.prompts.copy_(run.basis)
-        model.personas.mixture_logits.copy_(run.mixture_logits)
+    model = PersonaPromptModel.from_weights(base, run.prompt_config, run.basis, run.mixture_logits, str(run_dir))
     return model, tokenizer, run
 
 

@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from corpus.errors import CorpusError
 from training.config import SoftPromptConfig
 
 # The basis starts from embeddings of common whole words. Vocabularies list control, byte and markup tokens
@@ -126,6 +127,22 @@ class PersonaPromptModel(nn.Module):
         embeddings = base_model.get_input_embeddings().weight
         self.basis = SoftPromptBasis(config.k, config.length, embeddings.shape[1]).to(embeddings.device)
         self.personas = PersonaPrompts(n_characters, config.k, config.mixture, config.temperature).to(embeddings.device)
+
+    @classmethod
+    def from_weights(cls, base_model: nn.Module, config: SoftPromptConfig, basis: torch.Tensor,
+                     mixture_logits: torch.Tensor, source: str) -> "PersonaPromptModel":
+        """A persona model on `base_model` holding a saved basis and mixture logits (a row per character)."""
+        model = cls(base_model, config, mixture_logits.shape[0])
+        model.load_weights(basis, mixture_logits, source)
+        return model
+
+    def load_weights(self, basis: torch.Tensor, mixture_logits: torch.Tensor, source: str) -> None:
+        """Copy a saved basis and mixture logits in; CorpusError naming `source` when the basis does not fit."""
+        if tuple(self.basis.prompts.shape) != tuple(basis.shape):
+            raise CorpusError(f"the basis of {source} has shape {tuple(basis.shape)}, which does not fit this model")
+        with torch.no_grad():
+            self.basis.prompts.copy_(basis)
+            self.personas.mixture_logits.copy_(mixture_logits)
 
     def train(self, mode: bool = True) -> "PersonaPromptModel":
         """Switch the prompt modules' mode; the frozen base model always stays in eval mode."""

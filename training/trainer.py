@@ -143,29 +143,25 @@ def fit(
     data_config = data_config or config_from_dict(DataConfig, basis.meta.get("data", {}))
     data_config.validate()
     fitted = _fit_lines(basis, character, shards, lines_file, data_config)
-    shots = {info.character_id: lines[: train_config.shots] for info, lines in fitted}
+    fit_lines = {info.character_id: lines[: train_config.shots] for info, lines in fitted}
     for info, _ in fitted:
-        if not shots[info.character_id] and train_config.shots != 0:
+        if not fit_lines[info.character_id] and train_config.shots != 0:
             raise CorpusError(f"{info.character_id} has no training lines to fit on")
     base, tokenizer, model_ref = load_base_model(model_ref or basis.model)
     prompt_config = basis.prompt_config
-    model = PersonaPromptModel(base, prompt_config, len(fitted))
-    if tuple(model.basis.prompts.shape) != tuple(basis.basis.shape):
-        raise CorpusError(f"basis of {basis_run} has shape {tuple(basis.basis.shape)}, which does not fit {model_ref}")
-    with torch.no_grad():
-        model.basis.prompts.copy_(basis.basis)
-        # start from the average pretrained character: the zero-shot persona when shots is 0
-        model.personas.mixture_logits.copy_(basis.mixture_logits.mean(dim=0, keepdim=True).expand(len(fitted), -1))
+    # start from the average pretrained character: the zero-shot persona when shots is 0
+    average = basis.mixture_logits.mean(dim=0, keepdim=True).expand(len(fitted), -1)
+    model = PersonaPromptModel.from_weights(base, prompt_config, basis.basis, average, str(basis_run))
     model.basis.requires_grad_(False)
     budget = token_budget(data_config, prompt_config.length, max_positions(base), train_config.objective != "nll")
     cache = TokenCache(tokenizer, data_config.token_cache)
     infos = [info for info, _ in fitted]
     index = {info.character_id: i for i, info in enumerate(infos)}
-    examples = encode_examples([u for lines in shots.values() for u in lines], index, cache, budget)
+    examples = encode_examples([u for lines in fit_lines.values() for u in lines], index, cache, budget)
     teacher = None
     if train_config.objective != "nll":
         sheets = [_read_sheet(sheet_file) if sheet_file else
-                  character_sheet(info, shots[info.character_id], data_config.sheet_lines) for info in infos]
+                  character_sheet(info, fit_lines[info.character_id], data_config.sheet_lines) for info in infos]
         teacher = _teacher(model, cache, sheets, budget.sheet)
     cache.save()
     run = PersonaRun(
@@ -173,7 +169,7 @@ def fit(
         model.basis.prompts, model.personas.mixture_logits,
         meta={"data": config_to_dict(data_config), "train": config_to_dict(train_config),
               "basis_run": str(Path(basis_run).resolve()), "characters": _character_meta(infos),
-              "shots": {cid: len(lines) for cid, lines in shots.items()},
+              "shots": {cid: len(lines) for cid, lines in fit_lines.items()},
               "lines_file": str(lines_file) if lines_file else None},
     )
     return _train(TrainingJob(model, examples, teacher, tokenizer.pad_token_id, run, book_groups(infos)),
@@ -214,9 +210,7 @@ def _restore(job: TrainingJob, optimizer: torch.optim.Optimizer, out: Path) -> i
     model = job.model
     if saved.character_ids != job.run.character_ids or saved.basis.shape != model.basis.prompts.shape:
         raise CorpusError(f"the checkpoint in {out} was made for other characters or another K/L; cannot resume")
-    with torch.no_grad():
-        model.basis.prompts.copy_(saved.basis)
-        model.personas.mixture_logits.copy_(saved.mixture_logits)
+    model.load_weights(saved.basis, saved.mixture_logits, str(out))
     optimizer.load_state_dict(optimizer_state)
     checkpoint.restore_rng(rng)
     checkpoint.truncate_metrics(out, saved.step)

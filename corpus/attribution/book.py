@@ -19,9 +19,11 @@ from corpus.attribution.style import SpeakerStyle
 from corpus.attribution.tags import SUBJECT_DEPS, tag_guess
 from corpus.attribution.types import Attribution, AttributionConfig, BookAttribution
 from corpus.attribution.utterances import split_by_speaker
-from corpus.characters import Character, co_mentions, discover_characters
-from corpus.nlp import load_nlp, parse_paragraphs
-from corpus.quotes import Quotation, find_quotations, paragraph_spans
+from corpus.attribution.characters import Character
+from corpus.attribution.discovery import discover_characters
+from corpus.attribution.names import co_mentions
+from corpus.attribution.nlp import load_nlp, parse_paragraphs
+from corpus.attribution.quotes import Quotation, find_quotations, paragraph_spans
 
 FIRST_PERSON_RATE = 0.012  # share of narration tokens that are "I" above which narration is first-person
 NARRATOR_MIN_VOCATIVES = 5
@@ -105,31 +107,53 @@ def _index_cast(text: str, paragraphs: list[tuple[int, int]], docs: list, quotat
 
 
 def run_sieve(ctx: BookContext, config: AttributionConfig) -> tuple[dict[int, str], dict[int, tuple[str | None, int]]]:
-    """Fill ctx.guesses; return the named-tag anchors and each other quotation's turn-parity speaker."""
+    """Decide every quotation's sieve guess into ctx.guesses (the decisions later turns read); return the
+    named-tag anchors and each other quotation's turn-parity speaker."""
     # Named speech tags first (reliable anchors), then in text order anaphoric tags and turns.
-    for qi in range(len(ctx.quotations)):
-        guess = tag_guess(ctx, qi, config.tag_window_chars, config.mention_window_paragraphs, names_only=True)
-        ctx.guesses[qi] = guess if guess and guess.method in ANCHOR_METHODS else None
-    anchors = {qi: g.speaker for qi, g in enumerate(ctx.guesses) if g and g.speaker}
+    named = named_tag_guesses(ctx, config)
+    ctx.guesses = [named.get(qi) for qi in range(len(ctx.quotations))]
+    anchors = {qi: g.speaker for qi, g in named.items() if g.speaker}
     ctx.speaking_share = {slug: n / len(anchors) for slug, n in Counter(anchors.values()).items()}
     ctx.style = SpeakerStyle.fit([q.text(ctx.text) for q in ctx.quotations], anchors)
+    parity = turn_parity(ctx, anchors, config)
+    for qi in range(len(ctx.quotations)):
+        if ctx.guesses[qi] is None:
+            ctx.guesses[qi] = sieve_guess(ctx, qi, parity.get(qi, (None, 0)), config)
+    return anchors, parity
+
+
+def named_tag_guesses(ctx: BookContext, config: AttributionConfig) -> dict[int, Guess]:
+    """The quotations whose speech tag names the speaker ("said Elizabeth", or the narrator's "I said")."""
+    named = {}
+    for qi in range(len(ctx.quotations)):
+        guess = tag_guess(ctx, qi, config.tag_window_chars, config.mention_window_paragraphs, names_only=True)
+        if guess and guess.method in ANCHOR_METHODS:
+            named[qi] = guess
+    return named
+
+
+def turn_parity(ctx: BookContext, anchors: dict[int, str], config: AttributionConfig) -> dict[int, tuple[str | None, int]]:
+    """Each unanchored quotation's A-B alternation speaker in its conversation, and its distance from the anchor."""
     parity: dict[int, tuple[str | None, int]] = {}
     for block in conversation_blocks(ctx, config.turn_max_gap):
         for pos, qi in enumerate(block):
             if qi not in anchors:
                 parity[qi] = parity_speaker(ctx, block, pos, anchors, config.mention_window_paragraphs)
-    for qi in range(len(ctx.quotations)):
-        if ctx.guesses[qi] is None:
-            ctx.guesses[qi] = tag_guess(ctx, qi, config.tag_window_chars, config.mention_window_paragraphs, False,
-                                        parity.get(qi, (None, 0))[0])
-        if ctx.guesses[qi] is None:
-            ctx.guesses[qi] = vocative_guess(ctx, qi, config.turn_max_gap)
-        if ctx.guesses[qi] is None and parity.get(qi, (None, 0))[0]:
-            speaker, distance = parity[qi]
-            ctx.guesses[qi] = Guess(speaker, "implicit", "turn-parity" if distance <= 2 else "turn-parity-far")
-        if ctx.guesses[qi] is None:
-            ctx.guesses[qi] = turn_guess(ctx, qi, config.turn_max_gap, config.mention_window_paragraphs)
-    return anchors, parity
+    return parity
+
+
+def sieve_guess(ctx: BookContext, qi: int, parity: tuple[str | None, int], config: AttributionConfig) -> Guess | None:
+    """The first guess of the sieve's later steps for quotation `qi`: an anaphoric tag or action beat, a
+    vocative in the turn before, the turn parity, then the turns around it (reading the earlier decisions)."""
+    guess = tag_guess(ctx, qi, config.tag_window_chars, config.mention_window_paragraphs, False, parity[0])
+    if guess is None:
+        guess = vocative_guess(ctx, qi, config.turn_max_gap)
+    if guess is None and parity[0]:
+        speaker, distance = parity
+        guess = Guess(speaker, "implicit", "turn-parity" if distance <= 2 else "turn-parity-far")
+    if guess is None:
+        guess = turn_guess(ctx, qi, config.turn_max_gap, config.mention_window_paragraphs)
+    return guess
 
 
 def _attribution(ctx: BookContext, qi: int, config: AttributionConfig, calibration: Calibration) -> Attribution:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from corpus.attribution.mentions import CastIndex, Mention
 from corpus.attribution.style import SpeakerStyle
-from corpus.quotes import Quotation
+from corpus.attribution.quotes import Quotation
+
+if TYPE_CHECKING:
+    from corpus.attribution.tags import Tag
 
 EPITHET_WINDOW = 60  # characters around a descriptive word searched for the name it stands for
 
@@ -40,8 +44,8 @@ class BookContext:
     narrator: str | None = None  # slug of the first-person narrator, when known
     quote_spans: list[tuple[int, int]] = field(init=False)
     paragraph_quotes: dict[int, list[int]] = field(init=False)  # paragraph -> quotation indexes
-    guesses: list[Guess | None] = field(init=False)
-    tags: dict[tuple[int, int], object] = field(init=False)  # (quotation, window) -> tags.find_tag
+    guesses: list[Guess | None] = field(init=False)  # the decisions so far: run_sieve, then the ranker, writes them
+    tags: dict[tuple[int, int], "Tag | None"] = field(init=False)  # (quotation, window) -> tags.find_tag
     descriptions: dict[str, list[int]] | None = field(init=False)  # a nominal tag's head -> its quotations
     speaking_share: dict[str, float] = field(default_factory=dict)  # slug -> share of the named-tag quotations
     style: SpeakerStyle = field(default_factory=SpeakerStyle)  # how each character talks in the named-tag quotations

@@ -15,7 +15,7 @@ from __future__ import annotations
 from corpus.attribution.context import BookContext
 from corpus.attribution.mentions import GENERIC_NOUNS
 from corpus.attribution.tags import Tag, find_tag
-from corpus.characters import Character, unique_slugs
+from corpus.attribution.characters import Character, unique_slugs
 
 MIN_TAGS = 2
 MAX_SPAN_PARAGRAPHS = 100

@@ -15,7 +15,8 @@ from pathlib import Path
 from corpus.attribution.context import BookContext
 from corpus.attribution.mentions import SUBJECT_PRONOUNS, Mention
 from corpus.attribution.tags import SUBJECT_DEPS
-from corpus.characters import Character, parse_name
+from corpus.attribution.characters import Character
+from corpus.attribution.names import parse_name
 
 GENDER_WINDOW_CHARS = 80  # narration after a name searched for the pronoun that refers back to it
 SENTENCE_END = re.compile(r"[.!?;\"\u201c\u201d]")  # ... up to the end of its sentence or the next quotation

@@ -6,7 +6,8 @@ import bisect
 import re
 from dataclasses import dataclass
 
-from corpus.characters import TITLES, Character
+from corpus.attribution.characters import Character
+from corpus.attribution.names import TITLES
 
 SUBJECT_PRONOUNS = {"he": "male", "she": "female"}
 # Nouns that carry a gender when a speech tag names a speaker by description ("said his wife").

@@ -2,7 +2,7 @@
 
 After the sieve has run, each such quotation's candidate speakers (characters named nearby or
 earlier in the scene, the exchange's speakers, the previous turn's addressees, names spoken in
-recent quotations, the owners of a descriptive tag) get a feature vector; a softmax over the
+recent quotations, the owners of a descriptive tag) get a feature vector (features.py); a softmax over the
 candidates of a score linear in the features plus a small tanh layer (weights in ranker.json,
 trained on PDNC by bench/train_ranker.py) ranks them.
 Two passes in text order: the first is a beam search over each exchange, every quotation read in
@@ -22,37 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
-from corpus.attribution.context import ANCHOR_METHODS, BookContext, Guess
-from corpus.attribution.conversation import addressed_gender, exchange_turns, in_conversation, vocatives
-from corpus.attribution.mentions import SUBJECT_PRONOUNS
-from corpus.attribution.tags import SUBJECT_DEPS, Tag, find_tag, resolve_anaphor
+from corpus.attribution.context import BookContext, Guess
+from corpus.attribution.conversation import in_conversation
+from corpus.attribution.features import COLUMNS, EXCHANGE_TURNS, candidates_and_features
+from corpus.attribution.tags import find_tag
 from corpus.errors import CorpusError
 
 RANKER_FILE = Path(__file__).with_name("ranker.json")
-FEATURES = (
-    "tag_gender_match", "tag_gender_clash", "tag_resolved", "beat_subject",
-    "parity_even", "parity_odd", "parity_far", "prev_vocative", "own_vocative", "quoted_in_own",
-    "prev_speaker", "prev2_speaker", "next_anchor", "next2_anchor", "sieve_choice",
-    "named_here", "subject_here", "recency", "salience", "same_paragraph_prev", "narrator_tag",
-    "next_vocative", "prev_quoted", "epithet_share", "match_and_prev2", "match_and_named_here",
-    "prev_adjacent", "next_adjacent", "next_anchor_adjacent", "before_subject", "before_named",
-    "before_pronoun_match", "epithet_local", "exchange_anchor", "exchange_turn", "named_in_quotes",
-    "narration_far", "addressed_gender_own", "addressed_gender_prev", "addressed_gender_next", "head_in_name",
-    "speaking_share", "style", "description_consensus",
-    "prev_speaker_sure", "prev2_speaker_sure", "prev_adjacent_sure", "next_adjacent_sure",
-)
-# Each feature has a shared weight plus one per context, so that e.g. gender agreement can matter
-# more after "he said" than after a bare quotation.
-CONTEXTS = ("no-tag", "pronoun-tag", "nominal-tag")
-COLUMNS = tuple(f"{c}:{f}" for c in ("all", *CONTEXTS) for f in FEATURES)
-MAX_CANDIDATES = 16
-EXCHANGE_TURNS = 12  # turns read each way for the speakers of the current exchange
-FAR_WINDOW_PARAGRAPHS = 40  # paragraphs read back for characters named before the mention window
 # Fitting: a small hidden layer beside the linear term, L2 and its size chosen on held-out novels.
 FIT_UNITS, FIT_L2, FIT_ITERATIONS, FIT_INIT_SCALE = 32, 3e-3, 150, 0.1
 PARITY_NEAR = 2  # turns from the nearest anchor within which alternation agreement marks the method
-EPITHET_LOCAL_CHARS = 20_000  # text read back for the characters a descriptive tag ("said the gentleman") meant lately
-STYLE_SCALE = 10.0  # the style log-likelihood ratio is divided by this (features near unit scale)
 # A decision's evidence, from which the calibration fits its confidence: the log-odds of the chosen
 # speaker under the deciding pass and under the first pass, how far ahead of the runner-up it is (in
 # log-odds), how many candidates there were (log), the speaker's share of the named-tag quotations,
@@ -126,194 +105,6 @@ class Ranker:
         probs = (scorer or self.first).probabilities(matrix)
         best = int(np.argmax(probs))
         return candidates[best], float(probs[best])
-
-
-def candidates_and_features(ctx: BookContext, qi: int, anchors: dict[int, str],
-                            parity: tuple[str | None, int], config) -> tuple[list[str], np.ndarray]:
-    """Candidate speakers of quotation `qi` and their feature matrix (columns follow COLUMNS)."""
-    q = ctx.quotations[qi]
-    paragraph = ctx.paragraph_of(q.start)
-    window_start = ctx.paragraphs[max(paragraph - config.mention_window_paragraphs, 0)][0]
-    narration = [m for m in ctx.mentions_between(window_start, q.end) if not m.in_quote]
-    def guess(i: int) -> str | None:
-        return ctx.guesses[i].speaker if 0 <= i < len(ctx.guesses) and ctx.guesses[i] else None
-
-    def linked(i: int) -> bool:
-        return 0 <= i < len(ctx.quotations) and in_conversation(ctx, min(i, qi), max(i, qi), config.turn_max_gap)
-
-    # lists, not sets: the candidates' order (and so which are cut at MAX_CANDIDATES) must not vary by run
-    prev_voc = vocatives(ctx, qi - 1) if qi > 0 and linked(qi - 1) else []
-    next_voc = vocatives(ctx, qi + 1) if qi + 1 < len(ctx.quotations) and linked(qi + 1) else []
-    prev_quoted = ({m.slug for m in ctx.mentions_between(ctx.quotations[qi - 1].start, ctx.quotations[qi - 1].end)}
-                   if qi > 0 and linked(qi - 1) else set())
-    own_voc = set(vocatives(ctx, qi))
-    quoted = {m.slug for m in ctx.mentions_between(q.start, q.end) if m.in_quote}
-    tag: Tag | None = find_tag(ctx, qi, config.tag_window_chars)
-    resolved = None
-    epithets: dict[str, int] = {}
-    head_named: list[str] = []
-    if tag is not None and tag.kind == "nominal" and tag.head:
-        # whom the description stands beside most often, and the characters whose name holds its word
-        # ("said the count": Count Mippipopolous)
-        epithets = ctx.epithet_owners(tag.head)
-        head_named = ctx.index.by_word.get(tag.head, [])
-    if tag is not None and tag.kind in ("pronoun", "nominal"):
-        resolved = resolve_anaphor(ctx, tag, qi, own_voc, tag.verb_text, config.mention_window_paragraphs)
-    exchange = _exchange_speakers(ctx, qi, anchors, config.turn_max_gap)
-    far_start = ctx.paragraphs[max(paragraph - FAR_WINDOW_PARAGRAPHS, 0)][0]
-    far = [m for m in ctx.mentions_between(far_start, window_start) if not m.in_quote]
-    in_quotes = [m.slug for m in reversed(ctx.mentions_between(far_start, q.start)) if m.in_quote]
-    pool: dict[str, None] = {}
-    for slug in [guess(qi), parity[0], resolved, *head_named, *sorted(epithets, key=lambda s: -epithets[s])[:2],
-                 guess(qi - 1), guess(qi - 2), *prev_voc, *next_voc,
-                 anchors.get(qi + 1), anchors.get(qi + 2), *(m.slug for m in reversed(narration)),
-                 *sorted(exchange, key=lambda s: exchange[s]), *(m.slug for m in reversed(far)), *in_quotes]:
-        if slug and slug in ctx.index.by_slug:
-            pool.setdefault(slug, None)
-    candidates = list(pool)[:MAX_CANDIDATES]
-    last_seen = {m.slug: i for i, m in enumerate(narration)}
-    order = sorted(last_seen, key=lambda s: -last_seen[s])
-    here_start = ctx.paragraphs[paragraph][0]
-    # one speaker rarely has two paragraphs in a row: the neighbouring paragraphs' speakers
-    prev_adjacent = guess(qi - 1) if qi > 0 and ctx.paragraph_of(ctx.quotations[qi - 1].end - 1) == paragraph - 1 else None
-    next_adjacent = (guess(qi + 1) if qi + 1 < len(ctx.quotations)
-                     and ctx.paragraph_of(ctx.quotations[qi + 1].start) == ctx.paragraph_of(q.end - 1) + 1 else None)
-    prev_speaker = guess(qi - 1) if linked(qi - 1) else None
-    prev2_speaker = guess(qi - 2) if linked(qi - 2) else None
-    next_anchor = anchors.get(qi + 1) if linked(qi + 1) else None
-    next2_anchor = anchors.get(qi + 2) if linked(qi + 2) else None
-    address_own = addressed_gender(ctx, qi)
-    address_prev = addressed_gender(ctx, qi - 1) if linked(qi - 1) else None
-    address_next = addressed_gender(ctx, qi + 1) if linked(qi + 1) else None
-    sure_prev, sure_prev2, sure_next = (certainty(ctx, i) for i in (qi - 1, qi - 2, qi + 1))
-    before = _narration_before(ctx, qi)
-    local_epithets = ctx.epithet_owners(tag.head, before=q.start, window=EPITHET_LOCAL_CHARS) if epithets else {}
-    # whom the other quotations tagged with the same description nearby are given to now
-    described = [guess(i) for i in _described_as(ctx, tag.head, config.tag_window_chars)
-                 if i != qi and abs(ctx.quotations[i].start - q.start) <= EPITHET_LOCAL_CHARS] if epithets else []
-    described = [s for s in described if s]
-    rows = []
-    for slug in candidates:
-        gender = ctx.index.gender(slug)
-        f = dict.fromkeys(FEATURES, 0.0)
-        if tag is not None and tag.gender and gender:
-            f["tag_gender_match" if gender == tag.gender else "tag_gender_clash"] = 1.0
-        f["tag_resolved"] = float(slug == resolved)
-        f["beat_subject"] = float(tag is not None and not tag.verb and tag.slug == slug)
-        if parity[0] == slug:
-            f["parity_far" if parity[1] > 2 else "parity_even" if parity[1] % 2 == 0 else "parity_odd"] = 1.0
-        f["prev_vocative"] = float(slug in prev_voc)
-        f["own_vocative"] = float(slug in own_voc)
-        f["quoted_in_own"] = float(slug in quoted)
-        f["prev_speaker"] = float(prev_speaker == slug)
-        f["prev2_speaker"] = float(prev2_speaker == slug)
-        f["next_anchor"] = float(next_anchor == slug)
-        f["next2_anchor"] = float(next2_anchor == slug)
-        f["sieve_choice"] = float(guess(qi) == slug)
-        here = [m for m in narration if m.start >= here_start and m.slug == slug]
-        f["named_here"] = float(bool(here))
-        f["subject_here"] = float(any(m.subject for m in here))
-        f["recency"] = 1.0 / (1 + order.index(slug)) if slug in last_seen else 0.0
-        f["salience"] = math.log1p(ctx.index.by_slug[slug].mentions) / 10
-        f["same_paragraph_prev"] = float(qi > 0 and guess(qi - 1) == slug and ctx.paragraph_of(
-            ctx.quotations[qi - 1].end - 1) == paragraph)
-        f["narrator_tag"] = float(tag is not None and tag.kind == "narrator" and ctx.narrator == slug)
-        f["next_vocative"] = float(slug in next_voc)
-        f["prev_quoted"] = float(slug in prev_quoted and slug not in prev_voc)
-        f["epithet_share"] = epithets.get(slug, 0) / sum(epithets.values()) if epithets else 0.0
-        f["match_and_prev2"] = f["tag_gender_match"] * f["prev2_speaker"]
-        f["match_and_named_here"] = f["tag_gender_match"] * f["named_here"]
-        f["prev_adjacent"] = float(prev_adjacent == slug)
-        f["next_adjacent"] = float(next_adjacent == slug)
-        f["next_anchor_adjacent"] = float(next_adjacent == slug and anchors.get(qi + 1) == slug)
-        # the same, weighted by how sure those decisions are
-        f["prev_speaker_sure"] = f["prev_speaker"] * sure_prev
-        f["prev2_speaker_sure"] = f["prev2_speaker"] * sure_prev2
-        f["prev_adjacent_sure"] = f["prev_adjacent"] * sure_prev
-        f["next_adjacent_sure"] = f["next_adjacent"] * sure_next
-        if before is not None:
-            f["before_subject"] = float(before.subject == slug)
-            f["before_named"] = float(slug in before.named)
-            f["before_pronoun_match"] = float(before.pronoun is not None and before.pronoun == gender)
-        if gender:  # +1 agrees with being the speaker the forms of address imply, -1 disagrees
-            f["addressed_gender_own"] = (address_own is not None) * (1.0 if address_own != gender else -1.0)
-            f["addressed_gender_prev"] = (address_prev is not None) * (1.0 if address_prev == gender else -1.0)
-            f["addressed_gender_next"] = (address_next is not None) * (1.0 if address_next == gender else -1.0)
-        f["exchange_anchor"] = 1.0 / (1 + exchange[slug][0]) if slug in exchange and exchange[slug][1] else 0.0
-        f["exchange_turn"] = 1.0 / (1 + exchange[slug][0]) if slug in exchange else 0.0
-        f["named_in_quotes"] = float(slug in in_quotes)
-        f["head_in_name"] = float(slug in head_named)
-        f["speaking_share"] = ctx.speaking_share.get(slug, 0.0)
-        f["style"] = ctx.style.log_ratio(slug, qi) / STYLE_SCALE
-        f["narration_far"] = float(slug not in last_seen and any(m.slug == slug for m in far))
-        f["epithet_local"] = local_epithets.get(slug, 0) / sum(local_epithets.values()) if local_epithets else 0.0
-        f["description_consensus"] = described.count(slug) / len(described) if described else 0.0
-        rows.append([f[k] for k in FEATURES])
-    base = np.array(rows, dtype=float).reshape(len(candidates), len(FEATURES))
-    context = 0 if tag is None or tag.kind == "name" or not tag.verb else 2 if tag.kind == "nominal" else 1
-    matrix = np.zeros((len(candidates), len(COLUMNS)))
-    matrix[:, : len(FEATURES)] = base
-    matrix[:, (context + 1) * len(FEATURES) : (context + 2) * len(FEATURES)] = base
-    return candidates, matrix
-
-
-def certainty(ctx: BookContext, qi: int) -> float:
-    """How sure the current decision for quotation `qi` is: the probability the ranker gave it (its
-    `log_odds` signal), 1 for a named speech tag, 0.5 for another sieve rule, 0 for none."""
-    guess = ctx.guesses[qi] if 0 <= qi < len(ctx.guesses) else None
-    if guess is None or guess.speaker is None:
-        return 0.0
-    if "log_odds" in guess.signals:
-        return 1.0 / (1.0 + math.exp(-guess.signals["log_odds"]))
-    return 1.0 if guess.method in ANCHOR_METHODS else 0.5
-
-
-def _described_as(ctx: BookContext, head: str, max_chars: int) -> list[int]:
-    """The quotations whose speech tag describes the speaker by the word `head` ("said the doctor");
-    indexed once per context (the ranker always reads tags within the same `max_chars`)."""
-    if ctx.descriptions is None:
-        ctx.descriptions = {}
-        for qi in range(len(ctx.quotations)):
-            tag = find_tag(ctx, qi, max_chars)
-            if tag is not None and tag.kind == "nominal" and tag.head:
-                ctx.descriptions.setdefault(tag.head, []).append(qi)
-    return ctx.descriptions.get(head, [])
-
-
-def _exchange_speakers(ctx: BookContext, qi: int, anchors: dict[int, str], max_gap: int) -> dict[str, tuple[int, bool]]:
-    """Speakers already decided in the exchange around quotation `qi` (up to EXCHANGE_TURNS turns each
-    way): slug -> (turns away from `qi`, whether a named tag anchors it)."""
-    found: dict[str, tuple[int, bool]] = {}
-    for i in exchange_turns(ctx, qi, max_gap, EXCHANGE_TURNS):
-        guess = ctx.guesses[i]
-        if guess and guess.speaker:
-            distance, anchored = found.get(guess.speaker, (abs(i - qi), False))
-            found[guess.speaker] = (min(distance, abs(i - qi)), anchored or i in anchors)
-    return found
-
-
-@dataclass
-class NarrationBefore:
-    """The narration-only paragraph just before a quotation that opens its paragraph: who acts in it
-    ("Elizabeth looked up. / '...'" is most often Elizabeth speaking next)."""
-
-    subject: str | None  # the last cast member that is the subject of a clause
-    named: set[str]
-    pronoun: str | None  # gender of the last he/she subject
-
-
-def _narration_before(ctx: BookContext, qi: int) -> NarrationBefore | None:
-    """Who acts in the narration paragraph before quotation `qi`; None unless that paragraph has no
-    quotation and `qi` opens its own paragraph."""
-    paragraph = ctx.narration_before(ctx.quotations[qi])
-    if paragraph is None:
-        return None
-    lo, hi = ctx.paragraphs[paragraph]
-    mentions = [m for m in ctx.mentions_between(lo, hi) if not m.in_quote]
-    subjects = [m.slug for m in mentions if m.subject]
-    pronouns = [t.lower_ for t in ctx.docs[paragraph] if t.lower_ in SUBJECT_PRONOUNS and t.dep_ in SUBJECT_DEPS]
-    return NarrationBefore(subjects[-1] if subjects else None, {m.slug for m in mentions},
-                           SUBJECT_PRONOUNS[pronouns[-1]] if pronouns else None)
 
 
 def rerank(ctx: BookContext, ranker: Ranker, anchors: dict[int, str], parity: dict[int, tuple[str | None, int]],

@@ -1,6 +1,6 @@
 """Second look at a discovered cast once pronouns and given names have told the characters' genders.
 
-Name clustering (`corpus.characters.cluster_names`) runs before any gender is known beyond titles,
+Name clustering (`corpus.attribution.names.cluster_names`) runs before any gender is known beyond titles,
 so it keeps "Miss Tilney" apart from "Eleanor Tilney" (the Tilneys have both sexes) and gives the
 bare "Thorpe" to the most mentioned Thorpe, Isabella. With genders inferred from the text:
 - a "Mr./Miss/Master X" character joins the one character of that gender whose full name has
@@ -14,7 +14,8 @@ bare "Thorpe" to the most mentioned Thorpe, Isabella. With genders inferred from
 
 from __future__ import annotations
 
-from corpus.characters import Character, ParsedName, Together, parse_name
+from corpus.attribution.characters import Character
+from corpus.attribution.names import ParsedName, Together, parse_name
 
 JOINING_TITLES = {"Mr", "Miss", "Master"}  # not "Mrs. X": most often the wife of the full-named man
 DOMINANT = 2  # of several full names it could join, a titled name joins one mentioned this many times as often

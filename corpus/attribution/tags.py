@@ -10,39 +10,9 @@ from dataclasses import dataclass
 from corpus.attribution.context import BookContext, Guess
 from corpus.attribution.conversation import vocatives
 from corpus.attribution.mentions import GENDERED_NOUNS, GENERIC_NOUNS, SUBJECT_PRONOUNS
-from corpus.quotes import Quotation
+from corpus.attribution.quotes import Quotation
+from corpus.attribution.speech_verbs import SPEECH_VERBS
 
-SPEECH_VERBS = {
-    "say", "said", "says", "saying", "reply", "replied", "replies", "cry", "cried", "cries", "ask", "asked",
-    "asks", "answer", "answered", "answers", "exclaim", "exclaimed", "exclaims", "return", "returned",
-    "continue", "continued", "continues", "add", "added", "adds", "observe", "observed", "observes",
-    "remark", "remarked", "remarks", "repeat", "repeated", "whisper", "whispered", "whispers", "murmur",
-    "murmured", "shout", "shouted", "call", "called", "inquire", "inquired", "enquire", "enquired",
-    "rejoin", "rejoined", "retort", "retorted", "interpose", "interposed", "interrupt", "interrupted",
-    "explain", "explained", "declare", "declared", "begin", "began", "go", "went", "resume", "resumed",
-    "protest", "protested", "suggest", "suggested", "urge", "urged", "insist", "insisted", "mutter",
-    "muttered", "growl", "growled", "sigh", "sighed", "laugh", "laughed", "sob", "sobbed", "scream",
-    "screamed", "stammer", "stammered", "demand", "demanded", "respond", "responded", "reply", "pursue",
-    "pursued", "observe", "groan", "groaned", "mumble", "mumbled", "snap", "snapped", "thunder", "thundered",
-    "gasp", "gasped", "roar", "roared", "cry", "added", "agree", "agreed", "admit", "admitted", "assent",
-    "assented", "conclude", "concluded", "confess", "confessed", "persist", "persisted", "tell", "told",
-    "think", "thought", "hazard", "hazarded", "venture", "ventured", "sneer", "sneered", "smile", "smiled",
-    "grin", "grinned", "nod", "nodded", "reflect", "reflected", "echo", "echoed", "pause", "paused",
-    "object", "objected", "argue", "argued", "beg", "begged", "plead", "pleaded", "warn", "warned",
-    "announce", "announced", "state", "stated", "write", "wrote", "read", "sing", "sang", "speak", "spoke",
-    "correct", "corrected", "chime", "chimed", "put", "struck", "burst", "broke", "exclaim", "observe",
-    # verbs of speech found in tags of other Gutenberg novels ('"...," ejaculated he')
-    "ejaculated", "queried", "shrieked", "faltered", "uttered", "articulated", "yelled", "moaned", "panted",
-    "pronounced", "drawled", "snarled", "hissed", "commanded", "mused", "grumbled", "commented", "ordered",
-    "wailed", "chuckled", "blurted", "breathed", "reiterated", "questioned", "assured", "remonstrated",
-    "grunted", "implored", "croaked", "interjected", "snorted", "boomed", "entreated", "lisped", "scoffed",
-    "tittered", "hinted", "complained", "quavered", "hooted", "chattered", "bellowed", "squeaked", "stuttered",
-    "cooed", "barked", "jeered", "taunted", "volunteered", "conceded", "whimpered", "screeched",
-    "piped", "chirped", "bawled", "howled", "admonished", "spluttered", "sputtered", "giggled", "simpered",
-    "counselled", "counseled", "expostulated", "vociferated", "cautioned", "coaxed", "soothed", "mocked",
-    "query", "shriek", "falter", "yell", "moan", "drawl", "snarl", "hiss", "grumble", "comment", "wail",
-    "chuckle", "grunt", "implore", "croak", "interject", "snort", "lisp", "scoff", "complain", "quaver",
-}
 SUBJECT_DEPS = {"nsubj", "nsubjpass"}
 CONJ_DEPTH = 3  # coordinated verbs climbed for a shared subject
 INTRODUCING_PUNCTUATION = ",:;-\u2014"

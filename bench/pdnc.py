@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corpus.attribution.types import Attribution, BookAttribution
-from corpus.characters import Character, make_cast, normalise_gender
+from corpus.attribution.characters import Character, make_cast, normalise_gender
 from corpus.errors import CorpusError
-from corpus.quotes import Quotation, paragraph_spans
-from corpus.schema import QUOTE_TYPES
+from corpus.attribution.quotes import Quotation, paragraph_spans
+from corpus.shards.schema import QUOTE_TYPES
 
 TEXT_FILE = "novel_text.txt"
 QUOTES_FILE = "quotation_info.csv"

@@ -19,23 +19,23 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from corpus import progress, schema, shards
+from corpus import progress
+from corpus.shards import parquet, schema
 from corpus.attribution import AttributionConfig, BookAttribution, attribute_book
-from corpus.booknlp import attribute_with_booknlp, require_booknlp
-from corpus.books import Book, BookSource, discover_books, read_book
-from corpus.characters import Character, read_cast_csv
+from corpus.attribution.booknlp import attribute_with_booknlp, require_booknlp
+from corpus.gutenberg.books import Book, BookSource, discover_books, read_book
+from corpus.attribution.characters import Character, read_cast_csv
 from corpus.errors import CorpusError
-from corpus.nlp import load_nlp
-from corpus.parallel import ParallelConfig, map_unordered
-from corpus.persona_shards import ShardConfig, ShardInfo, read_shard_info, write_book, write_run_tables
+from corpus.attribution.nlp import load_nlp
+from corpus.attribution.parallel import ParallelConfig, map_unordered
+from corpus.shards.writer import ShardConfig, ShardInfo, read_shard_info, write_book, write_run_tables
 
 BACKENDS = ("native", "booknlp")
 CONFIDENCE_LEVELS = (0.5, 0.8, 0.95)  # the summary counts the attributed quotations that clear each level
 DEFAULT_OUT_DIR = Path("build/shards")  # beside `corpus fetch`'s build/books
 BOOKNLP_WORKDIR = "booknlp"  # BookNLP's own output files are kept in this subfolder of the run folder
 # Modules outside corpus/attribution whose code changes a shard's content (part of the resume fingerprint).
-SHARD_MODULES = ("attribute.py", "booknlp.py", "books.py", "characters.py", "clean.py", "nlp.py",
-                 "persona_shards.py", "quotes.py", "schema.py")
+SHARD_MODULES = ("gutenberg/books.py", "gutenberg/clean.py", "shards/schema.py", "shards/writer.py")
 
 
 @dataclass
@@ -112,7 +112,7 @@ def attribute_books(
     results: dict[str, BookResult] = {}
     todo: list[BookTask] = []
     for source in sources:
-        path = shards.utterance_shard_path(out_dir, source.book_id)
+        path = parquet.utterance_shard_path(out_dir, source.book_id)
         done = completed_shard(path, digests[source.book_id], settings)
         if done is None:
             _remove_stale_temp_files(path)
@@ -166,7 +166,7 @@ def completed_shard(path: Path, text_sha256: str, settings: str) -> ShardInfo | 
         return None
     try:
         info = read_shard_info(path)
-        shards.read_table(path, schema.UTTERANCES)
+        parquet.read_table(path, schema.UTTERANCES)
     except CorpusError:
         return None  # unreadable or from another schema: attribute the book again
     row = info.book_row
@@ -197,7 +197,7 @@ def settings_fingerprint(config: AttributeConfig, cast: Sequence[Character] | No
 
 def _code_fingerprint() -> str:
     """SHA-256 of the source and data files of the modules that shape a shard's content."""
-    package = Path(__file__).parent
+    package = Path(__file__).parents[1]
     files = [package / name for name in SHARD_MODULES]
     files += sorted(p for p in (package / "attribution").iterdir() if p.suffix in (".py", ".json"))
     digest = hashlib.sha256()
@@ -235,7 +235,7 @@ def _prepare_out_dir(out_dir: Path) -> Path:
 
 
 def _remove_stale_temp_files(shard: Path) -> None:
-    """Delete temp files a killed run left while writing this shard (named as `shards.write_table` names them)."""
+    """Delete temp files a killed run left while writing this shard (named as `parquet.write_table` names them)."""
     for stale in shard.parent.glob(f".{shard.name}.*.tmp"):
         stale.unlink(missing_ok=True)
 
@@ -267,7 +267,7 @@ def _attributed_result(book: Book, book_attribution: BookAttribution, path: Path
 
 def _skipped_result(info: ShardInfo, path: Path) -> BookResult:
     row = info.book_row
-    table = shards.read_table(path, schema.UTTERANCES).select(["speaker_id", "confidence"])
+    table = parquet.read_table(path, schema.UTTERANCES).select(["speaker_id", "confidence"])
     confidences = [c for s, c in zip(table.column("speaker_id").to_pylist(), table.column("confidence").to_pylist())
                    if s is not None]
     return BookResult(

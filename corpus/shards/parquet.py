@@ -1,4 +1,4 @@
-"""Atomic Parquet writes and validated reads of persona shards (schemas in `corpus.schema`)."""
+"""Atomic Parquet writes and validated reads of persona shards (schemas in `corpus.shards.schema`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from corpus import schema
+from corpus.shards import schema
 from corpus.errors import CorpusError
 
 

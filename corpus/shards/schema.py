@@ -1,16 +1,26 @@
-"""Arrow schemas of the persona shards: the one place that names their columns.
+"""Arrow schemas of the persona shards: the one place that names their columns and says what they hold.
 
-Both `corpus` (writers) and `training` / `corpus.release` (readers) import these. Bump
+Both `corpus` (writers) and `training` / `corpus.release.build` (readers) import these. Bump
 SCHEMA_VERSION whenever a column is added, removed or changes meaning.
+
+An utterance's `context` is the text before it: the paragraphs before its own (separated as in the
+clean text, by blank lines: PARAGRAPH_BREAK), then its own paragraph's lead-in up to the opening quote
+mark ("Elizabeth replied,"), the whole cut at a word from the front to the configured length. The
+lead-in is its last `lead_in_chars` characters (0 when the quotation opens its paragraph), so a reader
+takes it off by that count and never guesses it back from the text.
 """
 
 from __future__ import annotations
+
+import re
 
 import pyarrow as pa
 
 from corpus import __version__
 
-SCHEMA_VERSION = 1
+# 1: the first release. 2: `lead_in_chars` added (how much of `context` is the quotation's lead-in);
+# every other column is as in 1.
+SCHEMA_VERSION = 2
 PIPELINE_VERSION = f"{__version__}+schema{SCHEMA_VERSION}"
 SCHEMA_VERSION_KEY = b"persona_schema_version"
 
@@ -19,6 +29,7 @@ CHARACTERS_FILE = "characters.parquet"
 BOOKS_FILE = "books.parquet"
 
 QUOTE_TYPES = ("explicit", "anaphoric", "implicit")
+PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")  # between two paragraphs of a text, and so of a context
 
 _SPAN = pa.struct([("start", pa.int64()), ("end", pa.int64())])
 
@@ -43,7 +54,8 @@ UTTERANCES = _versioned(
         pa.field("quote_type", pa.string(), nullable=False),  # one of QUOTE_TYPES
         pa.field("confidence", pa.float32(), nullable=False),  # calibrated P(speaker is right)
         pa.field("method", pa.string(), nullable=False),  # the rule or source that gave the speaker
-        pa.field("context", pa.string(), nullable=False),  # preceding paragraphs, target excluded
+        pa.field("context", pa.string(), nullable=False),  # preceding paragraphs and the lead-in, target excluded
+        pa.field("lead_in_chars", pa.int32(), nullable=False),  # the lead-in: this many last characters of context
         pa.field("prev_speaker_id", pa.string()),  # speaker of the previous quotation in the book
         pa.field("pipeline_version", pa.string(), nullable=False),
     ],

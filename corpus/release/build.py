@@ -2,9 +2,9 @@
 
 `build_release(shard_dir, out, repo_id)` turns a run folder of `corpus attribute` into the folder of a
 Hub dataset repository: `data/<config>/<split>-NNNNN-of-NNNNN.parquet` for the configs `utterances`,
-`characters` and `books` (schemas from `corpus.schema`), and a `README.md` dataset card
-(`corpus.release_card`). It then loads the folder back with `datasets.load_dataset` and checks the
-features and row counts it declares. `corpus.release_upload` pushes the folder.
+`characters` and `books` (schemas from `corpus.shards.schema`), and a `README.md` dataset card
+(`corpus.release.card`). It then loads the folder back with `datasets.load_dataset` and checks the
+features and row counts it declares. `corpus.release.upload` pushes the folder.
 
 Only books whose rights say "Public domain in the USA." are released; books without rights metadata
 (local texts, PDNC) are an error unless their ids are listed in `assume_public_domain` (the publisher
@@ -12,7 +12,7 @@ then vouches for each one, and the card and its books row say so). There is deli
 that waves all of them through: PDNC, for one, holds novels still in copyright in the USA.
 
 Editions of the same work (same normalised title and author) collapse to the lowest book id. A book's
-source is published as its canonical Gutenberg URL (`corpus.release_sources`), never the mirror's path.
+source is published as its canonical Gutenberg URL (`corpus.release.sources`), never the mirror's path.
 Utterances quoting Project Gutenberg licence text are dropped, and licence paragraphs are cut out of
 the contexts: rows never change otherwise, so their offsets keep pointing into the clean text whose
 sha256 the books table records.
@@ -20,14 +20,11 @@ sha256 the books table records.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
 import tempfile
 import unicodedata
-from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,128 +32,33 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from corpus import schema, shards
+from corpus.shards import parquet, schema
+from corpus.shards.schema import PARAGRAPH_BREAK
 from corpus.errors import CorpusError
-from corpus.quotes import PARAGRAPH_BREAK, paragraph_spans
-from corpus.release_sources import public_source
+from corpus.attribution.quotes import paragraph_spans
+from corpus.release.card import features_of, read_attribution_report, write_card
+from corpus.release.sources import public_source
+from corpus.release.splits import book_order, count_split_units, split_table
+from corpus.release.types import (
+    CARD_FILE,
+    CONFIGS,
+    DATA_DIR,
+    ConfigFiles,
+    Release,
+    ReleaseConfig,
+    ReleaseTables,
+    Selection,
+)
 
 if TYPE_CHECKING:
     import datasets
 
-CONFIGS = ("utterances", "characters", "books")
-DEFAULT_CONFIG = "utterances"
-DATA_DIR = "data"
-CARD_FILE = "README.md"
-ATTRIBUTION_REPORT_FILE = "reports/attribution.json"  # copy of the bench report the card quotes
-MANAGED_PREFIXES = (f"{DATA_DIR}/", "reports/")  # what a release owns in the repository, besides the card
 PUBLIC_DOMAIN_USA = "public domain in the usa"  # Gutenberg's wording, normalised by `_normalised_rights`
 ASSUMED_RIGHTS = "Public domain in the USA (asserted by the publisher of this release; no Gutenberg rights metadata)."
-WHOLE_TABLE_SPLIT = "train"  # the one split of a table the split unit does not partition
-HASH_BITS = 64  # bits of the salted sha256 that place a split unit on [0, 1)
-
 # Licence and trademark text of Project Gutenberg that a header/footer strip may have left behind.
 GUTENBERG_LICENCE_PATTERN = r"(?i)project\s+gutenberg|gutenberg\s+literary\s+archive|gutenberg\.org|gutenberg-tm"
 GUTENBERG_LICENCE = re.compile(GUTENBERG_LICENCE_PATTERN)
 GUTENBERG_END = r"(?i)\*\*\*\s*end\s+of\s+(the\s+|this\s+)?project\s+gutenberg"  # all after it is licence
-
-
-class SplitUnit(str, Enum):
-    """What the split keeps together: a book, a character, or nothing (single lines)."""
-
-    BOOK = "book"
-    CHARACTER = "character"
-    LINE = "line"
-
-
-def _help(default: object, text: str) -> object:
-    return field(default=default, metadata={"help": text})
-
-
-@dataclass(frozen=True)
-class ReleaseConfig:
-    """How a release is selected, split and described; the CLI options mirror these fields."""
-
-    split_by: SplitUnit = _help(SplitUnit.BOOK, "unit kept within one split: book, character or line")
-    splits: tuple[tuple[str, float], ...] = _help(
-        (("train", 0.8), ("validation", 0.1), ("test", 0.1)), "split names and their shares of the split units"
-    )
-    seed: int = _help(0, "salt of the hash that places each split unit; same seed, same splits")
-    rows_per_file: int = _help(100_000, "most rows in one Parquet file of a split")
-    assume_public_domain: tuple[str, ...] = _help(
-        (), "ids of books without rights metadata that you have checked are public domain in the USA"
-    )
-    exclude_books: tuple[str, ...] = _help((), "ids of books to leave out of the release")
-    attribution_report: Path | None = _help(
-        None, "JSON written by bench/attribution.py; its PDNC figures go into the card"
-    )
-    license: str = _help("cc0-1.0", "Hub licence id of the annotations (the texts are public domain in the USA)")
-    language: tuple[str, ...] = _help(("en",), "languages of the texts (the pipeline models English)")
-    task_categories: tuple[str, ...] = _help(("text-generation", "text-classification"), "Hub task categories")
-    pretty_name: str = _help("Character personas from public-domain novels", "dataset title on the Hub")
-
-    def validate(self) -> None:
-        """Raise CorpusError when a value is out of range."""
-        shares = [share for _, share in self.splits]
-        if not self.splits or any(s <= 0 for s in shares) or abs(sum(shares) - 1.0) > 1e-9:
-            raise CorpusError("split shares must be positive and sum to 1")
-        if len({name for name, _ in self.splits}) != len(self.splits):
-            raise CorpusError("split names must be distinct")
-        if self.rows_per_file < 1:
-            raise CorpusError(f"rows per file must be at least 1, got {self.rows_per_file}")
-
-
-@dataclass
-class ReleaseTables:
-    """The three tables of a release, in the shard schemas."""
-
-    utterances: pa.Table
-    characters: pa.Table
-    books: pa.Table
-
-
-@dataclass
-class Selection:
-    """What was left out of a release, and why."""
-
-    excluded: list[str] = field(default_factory=list)  # book ids left out on request
-    not_public_domain: dict[str, str] = field(default_factory=dict)  # book id -> its rights text
-    assumed_public_domain: list[str] = field(default_factory=list)  # book ids released on the publisher's word
-    duplicate_editions: dict[str, str] = field(default_factory=dict)  # dropped book id -> kept book id
-    licence_utterances_dropped: int = 0
-    licence_paragraphs_removed: int = 0
-
-
-@dataclass
-class ConfigFiles:
-    """The Parquet files and row counts of one config, per split."""
-
-    files: dict[str, list[str]] = field(default_factory=dict)  # split -> paths relative to the release folder
-    rows: dict[str, int] = field(default_factory=dict)
-    nbytes: dict[str, int] = field(default_factory=dict)  # Arrow in-memory size, as `datasets` reports it
-
-
-@dataclass
-class Release:
-    """A built, validated release folder and what went into it."""
-
-    folder: Path
-    repo_id: str
-    config: ReleaseConfig
-    configs: dict[str, ConfigFiles]
-    selection: Selection
-    tables: ReleaseTables
-    split_units: dict[str, int] = field(default_factory=dict)  # configured split -> split units in it (0: empty)
-
-    @property
-    def empty_splits(self) -> list[str]:
-        """Configured splits that no split unit fell into (too few books, characters or lines for the shares)."""
-        return [name for name, units in self.split_units.items() if units == 0]
-
-    def file_bytes(self, config_name: str, split: str | None = None) -> int:
-        """Bytes of the Parquet files of a config (or of one of its splits) on disk."""
-        files = self.configs[config_name].files
-        splits = [split] if split is not None else list(files)
-        return sum((self.folder / path).stat().st_size for s in splits for path in files[s])
 
 
 # ---------------------------------------------------------------- reading
@@ -165,11 +67,11 @@ class Release:
 def read_release_tables(shard_dir: Path) -> ReleaseTables:
     """The utterances, characters and books of a run folder, checked for one schema version and consistency."""
     shard_dir = Path(shard_dir)
-    utterance_paths = shards.utterance_shards(shard_dir)
+    utterance_paths = parquet.utterance_shards(shard_dir)
     _check_one_schema_version([*utterance_paths, shard_dir / schema.CHARACTERS_FILE, shard_dir / schema.BOOKS_FILE])
     try:
         tables = ReleaseTables(
-            shards.read_utterances(shard_dir), shards.read_characters(shard_dir), shards.read_books(shard_dir)
+            parquet.read_utterances(shard_dir), parquet.read_characters(shard_dir), parquet.read_books(shard_dir)
         )
     except ValueError as exc:  # the cast to the schema refuses nulls where provenance columns must have values
         raise CorpusError(
@@ -206,11 +108,6 @@ def _check_one_schema_version(paths: list[Path]) -> None:
 
 
 # ---------------------------------------------------------------- selection
-
-
-def book_order(book_id: str) -> tuple[int, int, str]:
-    """Sort key of book ids: Gutenberg numbers numerically, then other ids alphabetically."""
-    return (0, int(book_id), "") if book_id.isdigit() else (1, 0, book_id)
 
 
 def _normalised_rights(rights: str | None) -> str:
@@ -300,7 +197,7 @@ def _keep_books(tables: ReleaseTables, kept_books: list[dict]) -> ReleaseTables:
     return ReleaseTables(
         tables.utterances.filter(pc.is_in(tables.utterances.column("book_id"), ids)),
         tables.characters.filter(pc.is_in(tables.characters.column("book_id"), ids)),
-        shards.to_table(kept_books, schema.BOOKS),
+        parquet.to_table(kept_books, schema.BOOKS),
     )
 
 
@@ -319,103 +216,29 @@ def strip_gutenberg_licence(utterances: pa.Table, selection: Selection) -> pa.Ta
     mentions = pc.match_substring_regex(context, GUTENBERG_LICENCE_PATTERN)
     if not pc.any(mentions).as_py():
         return kept
-    cleaned = []
-    for value in context.filter(mentions).to_pylist():  # only the few contexts that mention it
-        new_value, removed = _without_licence_paragraphs(value)
+    lead_in = kept.column("lead_in_chars").combine_chunks()
+    cleaned, cleaned_lead_in = [], []
+    for value, chars in zip(context.filter(mentions).to_pylist(), lead_in.filter(mentions).to_pylist()):
+        new_value, new_chars, removed = _without_licence_paragraphs(value, chars)  # only the few that mention it
         cleaned.append(new_value)
+        cleaned_lead_in.append(new_chars)
         selection.licence_paragraphs_removed += removed
     context = pc.replace_with_mask(context, mentions, pa.array(cleaned, pa.string()))
-    index = kept.schema.get_field_index("context")
-    return kept.set_column(index, kept.schema.field(index), context)
+    lead_in = pc.replace_with_mask(lead_in, mentions, pa.array(cleaned_lead_in, pa.int32()))
+    for name, column in (("context", context), ("lead_in_chars", lead_in)):
+        index = kept.schema.get_field_index(name)
+        kept = kept.set_column(index, kept.schema.field(index), column)
+    return kept
 
 
-def _without_licence_paragraphs(context: str) -> tuple[str, int]:
-    """The context without its paragraphs that mention Project Gutenberg, and how many were cut."""
+def _without_licence_paragraphs(context: str, lead_in_chars: int) -> tuple[str, int, int]:
+    """The context without its paragraphs that mention Project Gutenberg, its lead-in's length then (0 when
+    the lead-in was one of them), and how many were cut."""
     paragraphs = [context[start:end] for start, end in paragraph_spans(context)]
     kept = [p for p in paragraphs if not GUTENBERG_LICENCE.search(p)]
     separator = "\n\n" if PARAGRAPH_BREAK.search(context) else "\n"
-    return separator.join(kept), len(paragraphs) - len(kept)
-
-
-# ---------------------------------------------------------------- splits
-
-
-def split_of(key: str, config: ReleaseConfig) -> str:
-    """The split of a split unit: a salted sha256 of its key placed on the cumulative split shares.
-
-    A unit keeps its split when other units are added or removed, so books do not move between the
-    splits of successive releases.
-    """
-    digest = hashlib.sha256(f"{config.seed}\x00{key}".encode()).digest()
-    position = int.from_bytes(digest[: HASH_BITS // 8], "big") / 2**HASH_BITS
-    bound = 0.0
-    for name, share in config.splits:
-        bound += share
-        if position < bound:
-            return name
-    return config.splits[-1][0]
-
-
-def _line_key(book_id: str, quote_id: int) -> str:
-    return f"{book_id}#{quote_id}"
-
-
-def is_partitioned(config_name: str, unit: SplitUnit) -> bool:
-    """Whether `unit` splits a config's rows (books are not split by character or line, nor characters by line)."""
-    return unit is SplitUnit.BOOK or config_name == "utterances" or (
-        config_name == "characters" and unit is SplitUnit.CHARACTER
-    )
-
-
-def split_keys(config_name: str, table: pa.Table, unit: SplitUnit) -> list[str] | None:
-    """Per-row split keys of a table under `unit`, or None when the unit does not partition it."""
-    if not is_partitioned(config_name, unit):
-        return None
-    book_ids = table.column("book_id").to_pylist()
-    if unit is SplitUnit.BOOK:
-        return book_ids
-    if config_name == "characters":
-        return table.column("character_id").to_pylist()
-    quote_ids = table.column("quote_id").to_pylist()
-    if unit is SplitUnit.LINE:
-        return [_line_key(b, q) for b, q in zip(book_ids, quote_ids)]
-    speakers = table.column("speaker_id").to_pylist()  # unattributed lines: no character to keep together
-    return [s if s is not None else _line_key(b, q) for s, b, q in zip(speakers, book_ids, quote_ids)]
-
-
-def count_split_units(utterances: pa.Table, config: ReleaseConfig) -> dict[str, int]:
-    """How many split units (books, characters or lines) of the utterances fall in each configured split."""
-    counts = {name: 0 for name, _ in config.splits}
-    for key in set(split_keys("utterances", utterances, config.split_by)):
-        counts[split_of(key, config)] += 1
-    return counts
-
-
-def split_table(config_name: str, table: pa.Table, config: ReleaseConfig) -> dict[str, pa.Table]:
-    """The non-empty splits of one config's table, rows in a stable order."""
-    table = _sorted_rows(config_name, table)
-    keys = split_keys(config_name, table, config.split_by)
-    if keys is None:
-        return {WHOLE_TABLE_SPLIT: table} if table.num_rows else {}
-    split_of_unit = {key: split_of(key, config) for key in set(keys)}
-    column = pa.array([split_of_unit[key] for key in keys], pa.string())
-    parts = {name: table.filter(pc.equal(column, name)) for name, _ in config.splits}
-    return {name: part for name, part in parts.items() if part.num_rows}
-
-
-_SECONDARY_ORDER = {"utterances": "quote_id", "characters": "character_id", "books": None}
-_RANK = "__book_rank"
-
-
-def _sorted_rows(config_name: str, table: pa.Table) -> pa.Table:
-    """Rows by book (numbers numerically), then quotation order or character id."""
-    books = table.column("book_id")
-    in_order = pa.array(sorted(pc.unique(books).to_pylist(), key=book_order), pa.string())
-    keys = [(_RANK, "ascending")]
-    if _SECONDARY_ORDER[config_name]:
-        keys.append((_SECONDARY_ORDER[config_name], "ascending"))
-    ranked = table.append_column(_RANK, pc.index_in(books, value_set=in_order))
-    return ranked.sort_by(keys).drop_columns([_RANK])
+    lead_in = context[len(context) - lead_in_chars :]
+    return separator.join(kept), 0 if GUTENBERG_LICENCE.search(lead_in) else lead_in_chars, len(paragraphs) - len(kept)
 
 
 # ---------------------------------------------------------------- writing and validating
@@ -431,7 +254,7 @@ def write_config(folder: Path, config_name: str, splits: dict[str, pa.Table], co
         for i in range(n_files):
             relative = f"{DATA_DIR}/{config_name}/{split}-{i:05d}-of-{n_files:05d}.parquet"
             part = table.slice(i * config.rows_per_file, config.rows_per_file)
-            shards.write_table(part, folder / relative, table_schema)
+            parquet.write_table(part, folder / relative, table_schema)
             paths.append(relative)
         written.files[split] = paths
         written.rows[split] = table.num_rows
@@ -443,7 +266,6 @@ def validate_release(release: Release) -> None:
     """Load every config with `datasets.load_dataset` and check its splits, features and row counts."""
     import datasets  # heavy; only needed here
 
-    from corpus.release_card import features_of
 
     progress_was_enabled = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()
@@ -478,7 +300,6 @@ def build_release(
     The folder is built next to `out` and swapped in only once complete; an existing `out` must be
     an earlier release folder (README.md and data/), which is replaced.
     """
-    from corpus.release_card import read_attribution_report, write_card
 
     config.validate()
     out = Path(out)
@@ -498,7 +319,7 @@ def build_release(
         out.parent.mkdir(parents=True, exist_ok=True)
         building = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.building-"))
     except OSError as exc:
-        raise shards.write_error(out, exc) from exc
+        raise parquet.write_error(out, exc) from exc
     try:
         configs = {
             name: write_config(building, name, split_table(name, getattr(tables, name), config), config)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from corpus.errors import CorpusError
-from corpus.release import CARD_FILE, MANAGED_PREFIXES, Release
+from corpus.release.types import CARD_FILE, MANAGED_PREFIXES, Release
 
 if TYPE_CHECKING:
     from huggingface_hub.hf_api import RepoFile

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 
 import pyarrow.compute as pc
 
-from corpus import schema, shards
+from corpus.shards import parquet, schema
 from corpus.errors import CorpusError
-from corpus.release import (
+from corpus.release.splits import book_order, is_partitioned
+from corpus.release.types import (
     ATTRIBUTION_REPORT_FILE,
     CARD_FILE,
     CONFIGS,
@@ -24,8 +25,6 @@ from corpus.release import (
     WHOLE_TABLE_SPLIT,
     Release,
     SplitUnit,
-    book_order,
-    is_partitioned,
 )
 
 if TYPE_CHECKING:
@@ -53,7 +52,7 @@ TAGS = ("fiction", "novels", "dialogue", "quotation-attribution", "personas", "p
 
 
 def features_of(config_name: str) -> "datasets.Features":
-    """The `datasets` features of a config, derived from its Arrow schema in `corpus.schema`."""
+    """The `datasets` features of a config, derived from its Arrow schema in `corpus.shards.schema`."""
     import datasets
 
     return datasets.Features.from_arrow_schema(schema.TABLES[config_name])
@@ -150,12 +149,12 @@ def write_card(release: Release, report: dict | None) -> Path:
     from huggingface_hub import DatasetCard
 
     if report is not None:
-        shards.atomic_write_bytes(
+        parquet.atomic_write_bytes(
             release.folder / ATTRIBUTION_REPORT_FILE, (json.dumps(report, indent=2, sort_keys=True) + "\n").encode()
         )
     card = DatasetCard(f"---\n{card_metadata(release).to_yaml()}\n---\n\n{card_text(release, report)}")
     path = release.folder / CARD_FILE
-    shards.atomic_write_bytes(path, card.content.encode("utf-8"))
+    parquet.atomic_write_bytes(path, card.content.encode("utf-8"))
     return path
 
 

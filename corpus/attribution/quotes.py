@@ -13,16 +13,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
+from corpus.attribution.speech_verbs import TAG_WORDS
+from corpus.shards.schema import PARAGRAPH_BREAK
+
 DOUBLE_OPEN, DOUBLE_CLOSE = "\u201c", "\u201d"
 SINGLE_OPEN, SINGLE_CLOSE = "\u2018", "\u2019"
 # Characters after which a straight mark is an opening one.
 OPENING_CONTEXT = set(" \t\n([{\u2014-_") | {""}
 INDENTED_BLOCK = 4  # paragraphs indented this many spaces are letters or verse, not dialogue
 MAX_TERM_WORDS = 4  # a quoted term inside narration has at most this many words
-SAYING_WORDS = {"said", "says", "say", "saying", "cried", "asked", "replied", "answered", "exclaimed", "called",
-                "whispered", "added", "thought", "wrote", "read", "shouted", "murmured", "muttered", "repeated",
-                "and", "then", "but", "or", "out", "again", "softly", "aloud", "quietly", "only"}
 
 
 @dataclass(frozen=True)
@@ -161,7 +160,7 @@ def _is_term_in_narration(text: str, span: tuple[int, int], paragraph_start: int
         return False
     last_word = before.split()[-1].lower()
     words = text[span[0] : span[1]].split()
-    return last_word not in SAYING_WORDS and len(words) <= MAX_TERM_WORDS and not text[span[1] - 1] in "!?"
+    return last_word not in TAG_WORDS and len(words) <= MAX_TERM_WORDS and not text[span[1] - 1] in "!?"
 
 
 def find_quotations(text: str, style: QuoteStyle | None = None) -> list[Quotation]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from corpus.errors import CorpusError
 
 COLUMNS = ("Text#", "Type", "Issued", "Title", "Language", "Authors", "Subjects", "LoCC", "Bookshelves")
-BUNDLED_CATALOG = Path(__file__).resolve().parents[1] / "data" / "catalog.csv"
+BUNDLED_CATALOG = Path(__file__).resolve().parents[2] / "data" / "catalog.csv"
 SITE_PATH = "cache/epub/feeds/pg_catalog.csv"
 _FIELDS = {"author": "authors", "title": "title", "subject": "subjects", "shelf": "bookshelves",
            "language": "language", "lang": "language", "id": "id", "type": "type"}

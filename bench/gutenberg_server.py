@@ -59,66 +59,69 @@ class GutenbergServer:
         return sum(1 for _, path, _ in self.log if path == rel_path)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
-        server = self
+        return type("Handler", (GutenbergHandler,), {"site": self})
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
 
-            def log_message(self, *args: object) -> None:  # keep test output quiet
-                pass
+class GutenbergHandler(BaseHTTPRequestHandler):
+    """Serves the files under `site.root`, with the faults `site` asks for per path."""
 
-            def do_GET(self) -> None:
-                rel_path = unquote(urlsplit(self.path).path).lstrip("/")
-                with server._lock:
-                    server._counts[rel_path] += 1
-                    count = server._counts[rel_path]
-                    server.log.append((time.monotonic(), rel_path, dict(self.headers)))
-                if server.response_delay:
-                    time.sleep(server.response_delay)
-                self._respond(rel_path, server.faults.get(rel_path, ""), count)
+    site: "GutenbergServer"
 
-            def _respond(self, rel_path: str, fault: str, count: int) -> int:
-                first = count == 1
-                if fault == "500" or (fault == "500-once" and first):
-                    return self._empty(500)
-                if fault == "429-once" and first:
-                    return self._empty(429, {"Retry-After": str(server.retry_after)})
-                path = (server.root / rel_path).resolve()
-                if server.root not in path.parents or not path.is_file():
-                    return self._empty(404)
-                body = path.read_bytes()
-                etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
-                if self.headers.get("If-None-Match") == etag:
-                    return self._empty(304, {"ETag": etag})
-                self.send_response(200)
-                self.send_header("Content-Type", CONTENT_TYPES.get(path.suffix, "application/octet-stream"))
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("ETag", etag)
-                self.send_header("Last-Modified", formatdate(path.stat().st_mtime, usegmt=True))
-                self.end_headers()
-                half = len(body) // 2
-                if fault == "truncate" or (fault == "truncate-once" and first):
-                    self.wfile.write(body[:half])
-                    self.close_connection = True
-                    return 200
-                if fault == "stall-once" and first:
-                    self.wfile.write(body[:half])
-                    self.wfile.flush()
-                    time.sleep(server.stall_seconds)
-                    self.close_connection = True
-                    return 200
-                self.wfile.write(body)
-                return 200
+    protocol_version = "HTTP/1.1"
 
-            def _empty(self, status: int, headers: dict[str, str] | None = None) -> int:
-                self.send_response(status)
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return status
+    def log_message(self, *args: object) -> None:  # keep test output quiet
+        pass
 
-        return Handler
+    def do_GET(self) -> None:
+        rel_path = unquote(urlsplit(self.path).path).lstrip("/")
+        with self.site._lock:
+            self.site._counts[rel_path] += 1
+            count = self.site._counts[rel_path]
+            self.site.log.append((time.monotonic(), rel_path, dict(self.headers)))
+        if self.site.response_delay:
+            time.sleep(self.site.response_delay)
+        self._respond(rel_path, self.site.faults.get(rel_path, ""), count)
+
+    def _respond(self, rel_path: str, fault: str, count: int) -> int:
+        first = count == 1
+        if fault == "500" or (fault == "500-once" and first):
+            return self._empty(500)
+        if fault == "429-once" and first:
+            return self._empty(429, {"Retry-After": str(self.site.retry_after)})
+        path = (self.site.root / rel_path).resolve()
+        if self.site.root not in path.parents or not path.is_file():
+            return self._empty(404)
+        body = path.read_bytes()
+        etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+        if self.headers.get("If-None-Match") == etag:
+            return self._empty(304, {"ETag": etag})
+        self.send_response(200)
+        self.send_header("Content-Type", CONTENT_TYPES.get(path.suffix, "application/octet-stream"))
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("ETag", etag)
+        self.send_header("Last-Modified", formatdate(path.stat().st_mtime, usegmt=True))
+        self.end_headers()
+        half = len(body) // 2
+        if fault == "truncate" or (fault == "truncate-once" and first):
+            self.wfile.write(body[:half])
+            self.close_connection = True
+            return 200
+        if fault == "stall-once" and first:
+            self.wfile.write(body[:half])
+            self.wfile.flush()
+            time.sleep(self.site.stall_seconds)
+            self.close_connection = True
+            return 200
+        self.wfile.write(body)
+        return 200
+
+    def _empty(self, status: int, headers: dict[str, str] | None = None) -> int:
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return status
 
 
 def gutenberg_file(book_id: int, title: str, author: str, chapters: int = 3, charset: str | None = "UTF-8",

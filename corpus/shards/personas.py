@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
-from corpus import schema, shards
-from corpus.books import unknown_book_message
+from corpus.shards import parquet, schema
+from corpus.gutenberg.books import unknown_book_message
 from corpus.errors import CorpusError
-from corpus.persona_shards import read_shard_info
+from corpus.shards.writer import read_shard_info
 
 SUGGESTIONS = 5  # close names offered for an unknown character
 
@@ -26,7 +26,7 @@ def book_shards(target: Path, book_id: str | None = None) -> dict[str, Path]:
             raise CorpusError(f"{target} is not an utterance shard (*{suffix}) or a shard folder")
         paths = {target.name[: -len(suffix)]: target}
     elif target.exists():
-        paths = {p.name[: -len(suffix)]: p for p in shards.utterance_shards(target)}
+        paths = {p.name[: -len(suffix)]: p for p in parquet.utterance_shards(target)}
     else:
         raise CorpusError(f"shard folder or file not found: {target}")
     if book_id is None:
@@ -65,7 +65,7 @@ def find_character(target: Path, query: str, book_id: str | None = None) -> dict
 def character_lines(target: Path, character: dict, limit: int | None = None) -> list[dict]:
     """The utterance rows spoken by `character` (a row from `find_character`), in text order."""
     path = book_shards(target, character["book_id"])[character["book_id"]]
-    table = shards.read_table(path, schema.UTTERANCES)
+    table = parquet.read_table(path, schema.UTTERANCES)
     spoken = table.filter(pc.equal(table.column("speaker_id"), character["character_id"]))
     rows = spoken.sort_by("quote_id").to_pylist()
     return rows[:limit] if limit is not None else rows

@@ -17,11 +17,11 @@ from typing import Mapping, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from corpus import schema, shards
+from corpus.shards import parquet, schema
 from corpus.attribution.types import BookAttribution
-from corpus.books import BookMetadata, text_sha256 as sha256_of_text
+from corpus.gutenberg.books import BookMetadata, text_sha256 as sha256_of_text
 from corpus.errors import CorpusError
-from corpus.quotes import paragraph_spans
+from corpus.attribution.quotes import paragraph_spans
 
 BOOK_ROW_KEY = b"persona_book_row"
 CHARACTER_ROWS_KEY = b"persona_character_rows"
@@ -61,7 +61,7 @@ def book_rows(
 ) -> tuple[list[dict], list[dict]]:
     """Utterance rows (UTTERANCES schema) and character rows (CHARACTERS schema) of one book.
 
-    `chapters` are objects with a `start` offset, in text order (e.g. `corpus.clean.Chapter`).
+    `chapters` are objects with a `start` offset, in text order (e.g. `corpus.gutenberg.clean.Chapter`).
     """
     if context_paragraphs < 0 or context_max_chars < 0:
         raise CorpusError("context paragraphs and context characters must be >= 0")
@@ -73,6 +73,9 @@ def book_rows(
     utterances: list[dict] = []
     for quote_id, attribution in enumerate(book_attribution.attributions):
         quotation, speaker = attribution.quotation, attribution.speaker
+        context, lead_in_chars = context_before(
+            text, paragraphs, paragraph_starts, quotation.start, context_paragraphs, context_max_chars
+        )
         utterances.append(
             {
                 "book_id": book_id,
@@ -89,9 +92,8 @@ def book_rows(
                 "quote_type": attribution.quote_type,
                 "confidence": float(attribution.confidence),
                 "method": attribution.method,
-                "context": context_before(
-                    text, paragraphs, paragraph_starts, quotation.start, context_paragraphs, context_max_chars
-                ),
+                "context": context,
+                "lead_in_chars": lead_in_chars,
                 "prev_speaker_id": utterances[-1]["speaker_id"] if utterances else None,
                 "pipeline_version": schema.PIPELINE_VERSION,
             }
@@ -146,14 +148,23 @@ def context_before(
     position: int,
     n_paragraphs: int,
     max_chars: int,
-) -> str:
-    """The text before `position` (an utterance's first character): the `n_paragraphs` paragraphs before
-    its own, then its paragraph's lead-in up to the opening quote mark; at most `max_chars` characters
-    (whole paragraphs dropped from the front first, else cut at a word)."""
+) -> tuple[str, int]:
+    """The text before `position` (an utterance's first character) and how many of its last characters are
+    the lead-in: the `n_paragraphs` paragraphs before its own, then its paragraph's lead-in up to the
+    opening quote mark; at most `max_chars` characters (whole paragraphs dropped from the front first,
+    else cut at a word). See `schema` for the contract."""
     current = bisect.bisect_right(paragraph_starts, position) - 1
     end = position
     while end > 0 and text[end - 1] in QUOTE_MARKS:
         end -= 1
+    lead_in = len(text[paragraphs[current][0] : end].strip()) if current >= 0 else 0
+    context = _capped(text, paragraphs, current, end, n_paragraphs, max_chars)
+    return context, min(lead_in, len(context))
+
+
+def _capped(text: str, paragraphs: Sequence[tuple[int, int]], current: int, end: int, n_paragraphs: int,
+            max_chars: int) -> str:
+    """`text` from `n_paragraphs` paragraphs before paragraph `current` to `end`, capped at `max_chars`."""
     first = max(0, current - n_paragraphs)
     window = text[paragraphs[first][0] if current >= 0 else 0 : end].strip()
     if len(window) <= max_chars:
@@ -230,8 +241,8 @@ def write_book(
         len(utterances),
         len(characters),
     )
-    shards.to_table(characters, schema.CHARACTERS)  # validate before anything is written
-    shards.to_table([row], schema.BOOKS)
+    parquet.to_table(characters, schema.CHARACTERS)  # validate before anything is written
+    parquet.to_table([row], schema.BOOKS)
     file_schema = schema.UTTERANCES.with_metadata(
         {
             **schema.UTTERANCES.metadata,
@@ -240,8 +251,8 @@ def write_book(
             SETTINGS_KEY: settings.encode(),
         }
     )
-    table = shards.to_table(utterances, schema.UTTERANCES)
-    return shards.write_table(table, shards.utterance_shard_path(shard_dir, book_id), file_schema)
+    table = parquet.to_table(utterances, schema.UTTERANCES)
+    return parquet.write_table(table, parquet.utterance_shard_path(shard_dir, book_id), file_schema)
 
 
 def read_shard_info(path: Path) -> ShardInfo:
@@ -269,11 +280,11 @@ def write_run_tables(shard_dir: Path) -> tuple[Path, Path]:
     """Rebuild `characters.parquet` and `books.parquet` of a run folder from all its utterance shards."""
     books: list[dict] = []
     characters: list[dict] = []
-    for path in shards.utterance_shards(shard_dir):
+    for path in parquet.utterance_shards(shard_dir):
         info = read_shard_info(path)
         books.append(info.book_row)
         characters.extend(info.character_rows)
     return (
-        shards.write_rows(characters, Path(shard_dir) / schema.CHARACTERS_FILE, schema.CHARACTERS),
-        shards.write_rows(books, Path(shard_dir) / schema.BOOKS_FILE, schema.BOOKS),
+        parquet.write_rows(characters, Path(shard_dir) / schema.CHARACTERS_FILE, schema.CHARACTERS),
+        parquet.write_rows(books, Path(shard_dir) / schema.BOOKS_FILE, schema.BOOKS),
     )

@@ -27,12 +27,13 @@ from typing import Callable, Iterable
 
 from filelock import FileLock, Timeout
 
-from corpus import catalog as catalog_mod
-from corpus.catalog import CatalogEntry
-from corpus.clean import CleanBook, CleanConfig, clean_book, clean_html_book
-from corpus.client import ClientConfig, Download, GutenbergClient, MirrorUnreachable, sha256_file
+from corpus.gutenberg import catalog as catalog_mod
+from corpus.gutenberg.catalog import CatalogEntry
+from corpus.gutenberg.clean import CleanBook, CleanConfig, clean_book
+from corpus.gutenberg.html_edition import clean_html_book
+from corpus.gutenberg.client import ClientConfig, Download, GutenbergClient, MirrorUnreachable, sha256_file
 from corpus.errors import CorpusError
-from corpus.shards import atomic_write_bytes
+from corpus.shards.parquet import atomic_write_bytes
 
 INDEX_NAME = "index.json"
 LOCK_NAME = ".fetch.lock"  # in OUT and CACHE: one `corpus fetch` writes a folder at a time

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corpus.attribution.types import Attribution, BookAttribution
-from corpus.books import Book
-from corpus.characters import Character, make_cast
+from corpus.gutenberg.books import Book
+from corpus.attribution.characters import Character, make_cast
 from corpus.errors import CorpusError
-from corpus.nlp import DEFAULT_MODEL
-from corpus.persona_shards import QUOTE_MARKS
-from corpus.quotes import Quotation, paragraph_spans
+from corpus.attribution.nlp import DEFAULT_MODEL
+from corpus.shards.writer import QUOTE_MARKS
+from corpus.attribution.quotes import Quotation, paragraph_spans
 
 METHOD = "booknlp"
 # BookNLP gives no per-quotation confidence; every quotation gets its published end-to-end speaker

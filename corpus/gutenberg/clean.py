@@ -1,4 +1,5 @@
-"""Gutenberg raw file -> clean text: decoding, header/footer strip, preamble metadata, normalisation, chapters.
+"""Gutenberg raw file -> clean text: header/footer strip, normalisation, chapters (decoding in encoding.py,
+metadata in preamble.py, HTML editions in html_edition.py).
 
 The clean text is what every later stage's character offsets refer to, so everything here is
 deterministic: the same raw bytes always give the same text.
@@ -6,13 +7,13 @@ deterministic: the same raw bytes always give the same text.
 
 from __future__ import annotations
 
-import codecs
 import re
 import textwrap
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 
 from corpus.errors import CorpusError
+from corpus.gutenberg.encoding import decode
+from corpus.gutenberg.preamble import Preamble, parse_preamble
 
 PUBLIC_DOMAIN_USA = "Public domain in the USA."
 COPYRIGHTED = "Copyrighted"
@@ -45,19 +46,6 @@ class Chapter:
 
 
 @dataclass
-class Preamble:
-    """Metadata parsed from the lines above the `*** START OF ...` marker."""
-
-    title: str | None = None
-    subtitle: str | None = None
-    author: str | None = None
-    authors: list[str] = field(default_factory=list)
-    release_date: str | None = None
-    language: str | None = None
-    encoding: str | None = None
-
-
-@dataclass
 class CleanBook:
     """The clean text of one book and what was learnt while cleaning it."""
 
@@ -67,77 +55,6 @@ class CleanBook:
     encoding: str
     chapters: list[Chapter]
     header_found: bool
-
-
-# --- decoding -------------------------------------------------------------------------------------
-
-_DECLARED_CHARSET = re.compile(rb"Character set encoding:\s*([^\r\n]+)", re.IGNORECASE)
-_HTML_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.IGNORECASE)
-_PREAMBLE_BYTES = 8192  # the charset line always sits in the first few lines
-_MOJIBAKE_MARK = "\u00e2\u0080"  # UTF-8 punctuation that was decoded as latin-1 and re-encoded
-
-
-def codec_name(declared: str) -> str | None:
-    """Python codec name for a charset declaration like 'ISO-8859-1', 'UTF-8.' or 'ISO-646-US (US-ASCII)'."""
-    for token in re.findall(r"[A-Za-z0-9_:-]+", declared):
-        token = token.strip("-_:")
-        if token.upper().startswith("ISO-646") or token.upper() in {"ASCII", "US-ASCII"}:
-            return "ascii"
-        try:
-            return codecs.lookup(token).name
-        except LookupError:
-            continue
-    return None
-
-
-def declared_charset(raw: bytes, http_charset: str | None = None) -> str | None:
-    """The charset the file declares (preamble line or HTML meta), else the HTTP header's."""
-    head = raw[:_PREAMBLE_BYTES]
-    for pattern in (_DECLARED_CHARSET, _HTML_CHARSET):
-        match = pattern.search(head)
-        if match:
-            name = codec_name(match.group(1).decode("ascii", "replace"))
-            if name:
-                return name
-    return codec_name(http_charset) if http_charset else None
-
-
-def decode(raw: bytes, http_charset: str | None = None, forced: str | None = None) -> tuple[str, str]:
-    """Decode raw bytes -> (text, codec used).
-
-    Order: a forced codec; a UTF-8 BOM; the declared charset; UTF-8 as the fallback when the declared
-    charset does not fit (ASCII-declared files often hold UTF-8). Anything else is an error rather than
-    a silent guess, because a wrong guess shifts every later offset.
-    """
-    if forced:
-        name = codec_name(forced)
-        if name is None:
-            raise CorpusError(f"unknown text encoding {forced!r}")
-        try:
-            return _repair_double_encoding(raw.decode(name), name)
-        except UnicodeDecodeError as exc:
-            raise CorpusError(f"the file does not decode as {name}: {exc.reason} at byte {exc.start}") from exc
-    if raw.startswith(codecs.BOM_UTF8):
-        return _repair_double_encoding(raw[len(codecs.BOM_UTF8):].decode("utf-8", "strict"), "utf-8")
-    declared = declared_charset(raw, http_charset)
-    for name in dict.fromkeys(n for n in (declared, "utf-8") if n):
-        try:
-            return _repair_double_encoding(raw.decode(name), name)
-        except UnicodeDecodeError:
-            continue
-    if declared:
-        raise CorpusError(f"the file declares {declared} but decodes neither as that nor as UTF-8; pass --encoding")
-    raise CorpusError("the file is not UTF-8 and declares no character set; pass --encoding (e.g. latin-1)")
-
-
-def _repair_double_encoding(text: str, name: str) -> tuple[str, str]:
-    """Undo UTF-8 that was once decoded as latin-1 and saved again (whole-file mojibake like 'â\\x80\\x9c')."""
-    if name != "utf-8" or _MOJIBAKE_MARK not in text:
-        return text, name
-    try:
-        return text.encode("latin-1").decode("utf-8"), "utf-8 (repaired double encoding)"
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        return text, name
 
 
 # --- header / footer ------------------------------------------------------------------------------
@@ -200,62 +117,6 @@ def drop_credits(paragraphs: list[str], config: CleanConfig) -> list[str]:
     """Remove 'Produced by ...' style transcriber credits from the first paragraphs of the body."""
     head = [p for p in paragraphs[: config.credits_paragraphs] if not _CREDITS.match(p.strip())]
     return head + paragraphs[config.credits_paragraphs:]
-
-
-# --- preamble -------------------------------------------------------------------------------------
-
-_FIELD = re.compile(r"^(Title|Author|Release [Dd]ate|Language|Character set encoding)\s*:\s*(.*)$")
-_FIRST_LINE = re.compile(r"The Project Gutenberg E-?(?:Book|Text) of (.+?), by (.+)$", re.IGNORECASE)
-_DATE_FORMATS = (("%B %d, %Y", "%Y-%m-%d"), ("%B, %Y", "%Y-%m"), ("%B %Y", "%Y-%m"), ("%Y", "%Y"))
-
-
-def parse_preamble(header: str) -> Preamble:
-    """Title, author(s), release date, language and declared encoding from the header lines."""
-    fields: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for line in header.splitlines():
-        match = _FIELD.match(line.strip())
-        if match:
-            current = fields.setdefault(match.group(1).lower(), [])
-            current.append(match.group(2).strip())
-        elif current is not None and line.startswith((" ", "\t")) and line.strip() and ":" not in line:
-            current.append(line.strip())
-        else:
-            current = None
-    preamble = Preamble()
-    titles = fields.get("title", [])
-    authors = [a for a in fields.get("author", []) if a]
-    if titles:
-        preamble.title = titles[0]
-        preamble.subtitle = " ".join(titles[1:]) or None
-    if authors:
-        preamble.author, preamble.authors = authors[0], authors
-    if not titles or not authors:
-        first = _FIRST_LINE.search(" ".join(header.strip().splitlines()[:2]))
-        if first:
-            preamble.title = preamble.title or first.group(1).strip()
-            if not authors:
-                preamble.author = first.group(2).strip()
-                preamble.authors = [preamble.author]
-    release = fields.get("release date", [])
-    if release:
-        preamble.release_date = parse_release_date(release[0])
-    if fields.get("language"):
-        preamble.language = fields["language"][0]
-    if fields.get("character set encoding"):
-        preamble.encoding = codec_name(fields["character set encoding"][0])
-    return preamble
-
-
-def parse_release_date(value: str) -> str:
-    """'June 25, 2008 [EBook #43]' -> '2008-06-25'; 'March, 1998' -> '1998-03'; unparseable dates stay as written."""
-    value = re.sub(r"\[.*?\]", "", value).strip()
-    for parse_format, out_format in _DATE_FORMATS:
-        try:
-            return datetime.strptime(value, parse_format).strftime(out_format)
-        except ValueError:
-            continue
-    return value
 
 
 # --- normalisation --------------------------------------------------------------------------------
@@ -493,80 +354,6 @@ def clean_text(raw_text: str, config: CleanConfig = CleanConfig(), unwrap: bool 
     raw_text = raw_text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
     header, body, footer = split_boilerplate(raw_text)
     return normalise(body, config, unwrap), parse_preamble(header), detect_rights(header, footer), bool(header)
-
-
-_HTML_BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "li", "dt", "dd", "tr", "td", "th", "caption")
-_HTML_BOILERPLATE = ("#pg-header", "#pg-footer", ".pg-boilerplate", "#pg-machine-header")
-_HTML_DROP = ("script", "style", "head", "noscript")
-_HTML_TITLE_SUFFIX = re.compile(r"\s*\|\s*Project Gutenberg\s*$", re.IGNORECASE)
-_LINE_BREAK = "\ue000"  # stands for <br> while source newlines are collapsed like any whitespace
-_HTML_BY = re.compile(r"^by\s+(.+)$", re.IGNORECASE)
-
-
-def html_to_text(html: str) -> tuple[str, Preamble, str]:
-    """A Gutenberg HTML edition -> (plain text with one block per paragraph, preamble, boilerplate text).
-
-    Paragraph and heading elements become paragraphs, `<br>` a line break; the site's header/footer
-    sections are cut out and returned apart so their metadata and licence can still be read.
-    """
-    from bs4 import BeautifulSoup  # only HTML-only books need it
-
-    soup = BeautifulSoup(html, "html.parser")
-    title_tag = soup.find("title")
-    page_title = _HTML_TITLE_SUFFIX.sub("", title_tag.get_text(" ", strip=True)) if title_tag else ""
-    boilerplate = []
-    for selector in _HTML_BOILERPLATE:
-        for element in soup.select(selector):
-            for block in element.find_all(_HTML_BLOCKS + ("div", "section")):
-                block.append("\n")
-            boilerplate.append(element.get_text())
-            element.decompose()
-    for element in soup.find_all(_HTML_DROP):
-        element.decompose()
-    for br in soup.find_all("br"):
-        br.replace_with(_LINE_BREAK)
-    paragraphs = []
-    for element in soup.find_all(_HTML_BLOCKS):
-        if element.find_parent(_HTML_BLOCKS) is not None:
-            continue
-        raw = element.get_text(" ") if element.name == "tr" else element.get_text()
-        if element.name == "pre":
-            block = raw.replace(_LINE_BREAK, "\n").strip("\n")
-        else:
-            block = "\n".join(" ".join(line.split()) for line in raw.split(_LINE_BREAK) if line.strip())
-        if block.strip():
-            paragraphs.append(block)
-    boilerplate_text = "\n".join(boilerplate)
-    preamble = parse_preamble(boilerplate_text)
-    preamble.title = preamble.title or page_title or None
-    if preamble.author is None:
-        byline = next((m for m in (_HTML_BY.match(p) for p in paragraphs[:5]) if m), None)
-        if byline:
-            preamble.author, preamble.authors = byline.group(1).strip(), [byline.group(1).strip()]
-    return "\n\n".join(paragraphs), preamble, boilerplate_text
-
-
-def clean_html_book(raw: bytes, http_charset: str | None = None, forced_encoding: str | None = None,
-                    config: CleanConfig = CleanConfig()) -> CleanBook:
-    """Raw bytes of a Gutenberg HTML edition -> CleanBook (paragraphs are already logical: no unwrapping)."""
-    html, encoding = decode(raw, http_charset, forced_encoding)
-    text, preamble, boilerplate = html_to_text(html)
-    header, body, footer = split_boilerplate(text)
-    if header:
-        preamble = _merge_preamble(parse_preamble(header), preamble)
-    body = normalise(body, config, unwrap=False)
-    if not body.strip():
-        raise CorpusError("the HTML edition has no text between the Gutenberg header and footer")
-    rights = detect_rights(boilerplate + "\n" + header, footer)
-    return CleanBook(body, preamble, rights, encoding, find_chapters(body, config), bool(header or boilerplate))
-
-
-def _merge_preamble(first: Preamble, second: Preamble) -> Preamble:
-    """Fields of `first`, falling back to `second` where `first` has none."""
-    merged = Preamble()
-    for name in vars(merged):
-        setattr(merged, name, getattr(first, name) or getattr(second, name))
-    return merged
 
 
 def clean_book(raw: bytes, http_charset: str | None = None, forced_encoding: str | None = None,
