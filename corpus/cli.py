@@ -198,13 +198,19 @@ def attribute(
                              result.book_id)
             if result.warning:
                 progress.note(f"warning: {result.warning}")
+            if result.error:
+                progress.note(f"warning: book {result.book_id} failed, no shard written: {result.error}")
 
         results = attribute_books(inputs, out, config, on_result=advance, on_start=progress.start,
                                   on_progress=progress.step)
     if as_json:
         typer.echo(json.dumps([dataclasses.asdict(r) for r in results], indent=2))
-        return
-    console.print(_attribute_table(results, out))
+    else:
+        console.print(_attribute_table(results, out))
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        raise CorpusError(f"{len(failed)} of {len(results)} books failed (no shard); first: book "
+                          f"{failed[0].book_id}: {failed[0].error}")
 
 
 CONFIDENCE_NOTE = ". ≥L: attributed quotations whose speaker confidence is at least L, what --min-confidence L keeps."
