@@ -26,6 +26,7 @@ from corpus.persona_shards import ShardConfig
 from corpus.personas import cast_table, character_lines, find_character
 from corpus.release import Release, ReleaseConfig, SplitUnit, build_release, default_release_folder
 from corpus.release_upload import check_repo_id, resolve_token, upload_release
+from corpus.stats import StatsConfig
 
 app = typer.Typer(
     help="Build character-persona corpora from public-domain novels.",
@@ -292,6 +293,66 @@ def show(
             context = row["context"][-context_chars:]
             console.print(Text(("…" if len(row["context"]) > context_chars else "") + context, style="dim"))
         console.print(Text(f"“{row['text']}”", style="bold"))
+
+
+@app.command("stats")
+def stats_command(
+    target: Path = typer.Argument(..., metavar="SHARDS", help=_SHARD_TARGET_HELP),
+    plots: Optional[Path] = typer.Option(None, "--plots", help="write PNG plots (lines per character, confidence, "
+                                         "quote types per book) into this folder"),
+    min_lines: list[int] = typer.Option(list(StatsConfig.min_lines), "--min-lines",
+                                        help="count characters with at least this many lines (repeatable)"),
+    confidence: list[float] = typer.Option(list(StatsConfig.confidence_levels), "--confidence",
+                                           help="... at or above this speaker confidence (repeatable)"),
+    as_json: bool = typer.Option(False, "--json", help="print the report as JSON on stdout"),
+) -> None:
+    """The corpus report: books, quotations by type, characters, usable personas, outlier books (and plots)."""
+    from corpus.stats import corpus_stats
+
+    config = dataclasses.replace(StatsConfig(), min_lines=tuple(min_lines), confidence_levels=tuple(confidence))
+    report = corpus_stats(target, config)
+    written = []
+    if plots is not None:
+        from corpus.stats_plots import write_plots
+
+        written = [str(p) for p in write_plots(report, plots)]
+    if as_json:
+        typer.echo(json.dumps({**report.to_dict(), "plots": written}, indent=2, ensure_ascii=False))
+        return
+    for table in _stats_tables(report):
+        console.print(table)
+    if written:
+        console.print(f"plots: {', '.join(written)}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _stats_tables(report) -> list[Table]:  # report: corpus.stats.CorpusStats
+    """The report as three tables: corpus figures, personas by lines and confidence, outlier books."""
+    share = lambda n, total: f"{n} ({n / total:.0%})" if total else str(n)  # noqa: E731
+    figures = Table("figure", "value", title="corpus", box=box.SIMPLE_HEAD, show_edge=False)
+    figures.add_row("books", str(report.books))
+    figures.add_row("quotations", str(report.quotations))
+    for kind, n in report.quote_types.items():
+        figures.add_row(f"  {kind}", share(n, report.quotations))
+    figures.add_row("attributed", share(report.attributed, report.quotations))
+    for level, n in report.confident.items():
+        figures.add_row(f"  confidence ≥{level}", share(n, report.quotations))
+    figures.add_row("characters", str(report.characters))
+    figures.add_row("  speaking", str(report.speaking_characters))
+    words = report.words_per_character
+    figures.add_row("words per speaking character",
+                    f"median {words['median']:g}, mean {words['mean']:g}, p90 {words['p90']:g}, max {words['max']:g}")
+    levels = list(report.personas)
+    personas = Table("characters with", *(f"conf ≥{level}" for level in levels),
+                     title="personas: characters with at least N lines at confidence ≥ C",
+                     box=box.SIMPLE_HEAD, show_edge=False)
+    for n in next(iter(report.personas.values()), {}):
+        personas.add_row(f"≥{n} lines", *(str(report.personas[level][n]) for level in levels))
+    outliers = Table("book", "title", "quotes", "why", title=f"{len(report.outlier_books())} outlier book(s)",
+                     box=box.SIMPLE_HEAD, show_edge=False)
+    for book in report.outlier_books():
+        outliers.add_row(escape(book.book_id), escape(book.title or ""), str(book.quotations),
+                         escape("; ".join(book.outliers)))
+    return [figures, personas, outliers]
 
 
 # --- release: the persona dataset on the Hugging Face Hub ------------------------------------------
