@@ -221,3 +221,40 @@ def check_thresholds(config: StatsConfig) -> None:
         raise CorpusError("--min-lines values must be at least 1")
     if not config.confidence_levels or any(not 0.0 <= c <= 1.0 for c in config.confidence_levels):
         raise CorpusError("--confidence values must be between 0 and 1")
+
+
+def report_markdown(stats: CorpusStats, max_outliers: int = 10) -> str:
+    """The report as a Markdown section (the dataset card's "Corpus figures")."""
+    def share(n: int) -> str:
+        return f"{n} ({n / stats.quotations:.0%})" if stats.quotations else str(n)
+
+    types = ", ".join(f"{kind} {share(n)}" for kind, n in stats.quote_types.items())
+    confident = ", ".join(f"≥{level}: {share(n)}" for level, n in stats.confident.items())
+    words = stats.words_per_character
+    levels = list(stats.personas)
+    grid = "\n".join(
+        f"| ≥{n} lines | " + " | ".join(str(stats.personas[level][n]) for level in levels) + " |"
+        for n in next(iter(stats.personas.values()), {})
+    )
+    outliers = stats.outlier_books()
+    listed = "\n".join(f"| {b.book_id} | {_cell(b.title)} | {b.quotations} | {_cell('; '.join(b.outliers))} |"
+                       for b in outliers[:max_outliers])
+    more = f"\n\n... and {len(outliers) - max_outliers} more." if len(outliers) > max_outliers else ""
+    text = (
+        "## Corpus figures\n\n"
+        f"{stats.books} books, {stats.quotations} quotations ({types}); {share(stats.attributed)} have a speaker, "
+        f"by speaker confidence {confident}. {stats.characters} characters, {stats.speaking_characters} of them "
+        f"speaking; words per speaking character: median {words['median']:g}, mean {words['mean']:g}, "
+        f"90th percentile {words['p90']:g}, max {words['max']:g}.\n\n"
+        "Characters with at least N attributed lines at speaker confidence ≥ C (the personas there are enough "
+        "lines to train on):\n\n"
+        f"| lines | {' | '.join(f'conf ≥{level}' for level in levels)} |\n|---|{'---|' * len(levels)}\n{grid}"
+    )
+    if outliers:
+        text += (f"\n\nBooks to look at before training on them ({len(outliers)}):\n\n"
+                 f"| book | title | quotations | why |\n|---|---|---|---|\n{listed}{more}")
+    return text
+
+
+def _cell(value: object) -> str:
+    return str(value or "").replace("|", "\\|").replace("\n", " ")
