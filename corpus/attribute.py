@@ -134,16 +134,23 @@ def attribute_books(
 def attribute_one(task: BookTask) -> BookResult:
     """Attribute one book and write its shard (runs in a worker; spaCy is loaded once per process).
 
-    A book the attributor cannot handle comes back as a "failed" result with the reason, so one bad book
-    does not end a run over many; a shard that cannot be written (disk full) still ends the run.
+    A book that trips a bug of the attributor comes back as a "failed" result with the reason, so one odd
+    book does not end a run over many; a CorpusError (a bad setting, a shard that cannot be written) still
+    ends the run, since every later book would fail the same way.
     """
     started, cpu_started = time.perf_counter(), time.process_time()
     try:
-        book = read_book(task.source)
-        with progress.book(book.book_id):
-            book_attribution = _attribution_of(book, task)
+        return _attribute_and_write(task, started, cpu_started)
+    except CorpusError:
+        raise
     except Exception as exc:  # noqa: BLE001 - any bug a book triggers is reported with that book
         return _failed_result(task.source, exc, time.perf_counter() - started, time.process_time() - cpu_started)
+
+
+def _attribute_and_write(task: BookTask, started: float, cpu_started: float) -> BookResult:
+    book = read_book(task.source)
+    with progress.book(book.book_id):
+        book_attribution = _attribution_of(book, task)
     path = write_book(
         task.out_dir,
         book.book_id,
@@ -267,9 +274,9 @@ def peak_rss_mb() -> float:
 
 
 def _failed_result(source: BookSource, exc: Exception, seconds: float, cpu_seconds: float) -> BookResult:
-    reason = str(exc) if isinstance(exc, CorpusError) else f"{type(exc).__name__}: {exc}"
     return BookResult(book_id=source.book_id, title=None, status="failed", quotations=0, attributed=0, characters=0,
-                      seconds=seconds, shard="", error=reason, cpu_seconds=cpu_seconds, peak_rss_mb=peak_rss_mb())
+                      seconds=seconds, shard="", error=f"{type(exc).__name__}: {exc}", cpu_seconds=cpu_seconds,
+                      peak_rss_mb=peak_rss_mb())
 
 
 def _attributed_result(book: Book, book_attribution: BookAttribution, path: Path, seconds: float,
