@@ -19,6 +19,14 @@ shared machine depends on what else runs; wall time, books/hour and words/hour a
 --compare runs attribution of the same books once per executor (fresh output folders) and prints
 one row per executor; the ratio is each executor's wall time against the in-process run's.
 
+--profile BOOK_ID attributes one fetched book in this process under cProfile with a CPU-time clock and
+splits its CPU seconds into spaCy loading and parsing, cast discovery, the sieve, the ranker, and
+reading/writing (text in, Parquet shard out).
+
+Projection. From the run's worker CPU seconds per 100k words and its mean book length: the core-hours
+of GUTENBERG_FICTION_BOOKS books, the hours on N single-core workers, the memory 32 workers need at
+the run's peak worker RSS, and how far the cost is from TARGET_CPU_S_PER_100K_WORDS.
+
 Stats and release. `corpus_stats` over the shards (with PNG plots under --plots), then `build_release`
 as `corpus release --dry-run` does, with its selection (books left out and why) recorded.
 """
@@ -51,6 +59,9 @@ DEFAULT_SAMPLE = ROOT / "data" / "gutenberg"
 WORDS_UNIT = 100_000  # throughput is per 100k words
 REPO_ID = "local/gutenberg-personas"  # the dry-run release's name; nothing is uploaded
 STAGES = ("fetch", "attribute", "stats", "release")
+GUTENBERG_FICTION_BOOKS = 20_000  # English-language fiction on Gutenberg, roughly: what the projection covers
+PROJECTION_WORKERS = (2, 8, 32, 64, 128)
+TARGET_CPU_S_PER_100K_WORDS = 10.0  # the goal: all of Gutenberg fiction in under a day on 32 cores
 
 
 def source_ids(folder: Path) -> list[int]:
@@ -134,6 +145,26 @@ def throughput(rows: list[dict], wall: float) -> dict:
     }
 
 
+def projection(throughput: dict) -> dict:
+    """What GUTENBERG_FICTION_BOOKS books of this run's mean length would take at its CPU cost per word,
+    on N single-core workers (Ray tasks or processes; scheduling overhead is milliseconds a book)."""
+    mean_words = throughput["words"] / throughput["books"]
+    cpu_per_book = throughput["cpu_s_per_100k_words"] * mean_words / WORDS_UNIT
+    core_hours = cpu_per_book * GUTENBERG_FICTION_BOOKS / 3600
+    target_core_hours = TARGET_CPU_S_PER_100K_WORDS * mean_words / WORDS_UNIT * GUTENBERG_FICTION_BOOKS / 3600
+    return {
+        "books": GUTENBERG_FICTION_BOOKS,
+        "mean_words_per_book": round(mean_words),
+        "cpu_s_per_book": round(cpu_per_book, 1),
+        "core_hours": round(core_hours, 1),
+        "hours_on_workers": {str(n): round(core_hours / n, 2) for n in PROJECTION_WORKERS},
+        "memory_gib_per_32_workers": round(throughput["peak_worker_rss_mb"] * 32 / 1024, 1),
+        "target_cpu_s_per_100k_words": TARGET_CPU_S_PER_100K_WORDS,
+        "times_the_target": round(throughput["cpu_s_per_100k_words"] / TARGET_CPU_S_PER_100K_WORDS, 2),
+        "hours_on_32_at_target": round(target_core_hours / 32, 2),
+    }
+
+
 def stats_stage(shards: Path, plots: Path | None) -> dict:
     """The corpus report of the shards (and its plots)."""
     from corpus.stats import corpus_stats, write_plots
@@ -151,6 +182,8 @@ def release_stage(shards: Path, folder: Path) -> dict:
     selection = built.selection
     return {
         "seconds": round(time.perf_counter() - started, 2),
+        "peak_rss_mb": round(peak_rss_mb(), 1),  # of this process: run the release stage alone to read it as its own
+        "utterances": built.tables.utterances.num_rows,
         "folder": str(built.folder),
         "rows": {name: files.rows for name, files in built.configs.items()},
         "not_public_domain": selection.not_public_domain,
@@ -158,6 +191,66 @@ def release_stage(shards: Path, folder: Path) -> dict:
         "licence_utterances_dropped": selection.licence_utterances_dropped,
         "empty_splits": built.empty_splits,
     }
+
+
+# Where one book's CPU time goes: (phase, module, function) wrapped with a CPU timer while it runs.
+PROFILE_PHASES = (
+    ("spaCy model load", "corpus.attribute", "load_nlp"),
+    ("spaCy parse", "corpus.attribution.book", "parse_paragraphs"),
+    ("cast discovery", "corpus.attribution.book", "discover_characters"),
+    ("sieve (tags, turns)", "corpus.attribution.book", "run_sieve"),
+    ("ranker", "corpus.attribution.book", "rerank"),
+    ("read text", "corpus.attribute", "read_book"),
+    ("write shard", "corpus.attribute", "write_book"),
+)
+
+
+def profile_stage(books: Path, out: Path, book_id: str) -> dict:
+    """CPU seconds of one book's attribution by phase, in this process.
+
+    Each phase's function is wrapped with a process-time timer for the run (cProfile's per-call hook
+    would inflate spaCy's many small Python calls several times over).
+    """
+    import importlib
+
+    from corpus.attribute import BookTask, attribute_one, settings_fingerprint
+    from corpus.books import discover_books
+
+    [source] = discover_books([books], [book_id])
+    config = AttributeConfig()
+    shards = out / "profile"
+    shutil.rmtree(shards, ignore_errors=True)
+    task = BookTask(source, shards, config, None, settings_fingerprint(config, None))
+    spent: dict[str, float] = {phase: 0.0 for phase, _, _ in PROFILE_PHASES}
+    originals = []
+    for phase, module_name, name in PROFILE_PHASES:
+        module = importlib.import_module(module_name)
+        original = getattr(module, name)
+        originals.append((module, name, original))
+        setattr(module, name, _timed(original, phase, spent))
+    try:
+        result = attribute_one(task)
+    finally:
+        for module, name, original in originals:
+            setattr(module, name, original)
+    total = result.cpu_seconds
+    phases = {phase: round(seconds, 2) for phase, seconds in spent.items()}
+    phases["other (mentions, genders, calibration, rows)"] = round(total - sum(spent.values()), 2)
+    words = book_words(books, book_id)
+    return {"book_id": book_id, "words": words, "cpu_seconds": round(total, 2),
+            "cpu_s_per_100k_words": round(total / words * WORDS_UNIT, 2), "phases": phases,
+            "phase_shares": {k: round(v / total, 3) for k, v in phases.items()}}
+
+
+def _timed(fn, phase: str, spent: dict[str, float]):
+    """`fn` that adds its CPU seconds (this process, all threads) to spent[phase]."""
+    def timed(*args, **kwargs):
+        started = time.process_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            spent[phase] += time.process_time() - started
+    return timed
 
 
 def compare(books: Path, out: Path, executors: list[str], workers: int, book_ids: list[str]) -> dict:
@@ -185,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--ray-address", help="Ray cluster to join, e.g. 127.0.0.1:6379")
     parser.add_argument("--compare", help="comma-separated executors to compare on the same books (e.g. local,process,ray)")
+    parser.add_argument("--profile", metavar="BOOK_ID", help="profile one fetched book's attribution by phase")
     parser.add_argument("--stages", default=",".join(STAGES),
                         help="which of fetch,attribute,stats,release to run (a later stage reads what an earlier "
                              "run left in OUT; figures merge into an existing --json file)")
@@ -209,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"fetch: {len(ids)} books from {args.gutenberg}" + (f" + sample {sample}" if sample else ""), flush=True)
             figures["fetch"] = fetch_stage(args.gutenberg, sample, ids, books)
         wanted = [str(i) for i in ids if (books / f"{i}.json").is_file()]
+        if args.profile:
+            figures["profile"] = profile_stage(books, args.out, args.profile)
+            print(json.dumps(figures["profile"], indent=2))
+            return 0
         if args.compare:
             figures["compare"] = compare(books, args.out, args.compare.split(","), args.workers, wanted)
             _print_compare(figures["compare"])
@@ -217,7 +315,10 @@ def main(argv: list[str] | None = None) -> int:
             parallel = ParallelConfig(executor=args.executor, workers=args.workers, ray_address=args.ray_address)
             print(f"attribute: {len(wanted)} books, {parallel.resolved_executor()}", flush=True)
             figures["attribute"] = attribute_stage(books, shards, parallel, wanted if args.books else None)
-            print(json.dumps(figures["attribute"]["throughput"], indent=2), flush=True)
+        if figures.get("attribute", {}).get("throughput", {}).get("books"):  # also for a run attributed before
+            figures["projection"] = projection(figures["attribute"]["throughput"])
+            print(json.dumps({"throughput": figures["attribute"]["throughput"], "projection": figures["projection"]},
+                             indent=2), flush=True)
         if "stats" in stages:
             figures["stats"] = stats_stage(shards, args.plots)
         if "release" in stages:
