@@ -29,7 +29,8 @@ class CleanConfig:
     min_chapter_chars: int = field(default=400, metadata={"help": "a heading followed by less text than this is a TOC entry or a part heading"})
     prose_case_ratio: float = field(default=3.0, metadata={"help": "prose has this many times more lower- than upper-case letters"})
     toc_min_run: int = field(default=3, metadata={"help": "this many back-to-back headings of one kind are a table of contents"})
-    caps_fallback_below: int = field(default=3, metadata={"help": "a book with fewer keyword headings than this also takes its upper-case title lines as headings"})
+    caps_fallback_below: int = field(default=3, metadata={"help": "a book with fewer headings than this also takes its one-off upper-case lines as headings"})
+    salutation_max_chars: int = field(default=40, metadata={"help": "longest salutation ('DEAR LEWIS,') under a letter's address line"})
     credits_paragraphs: int = field(default=6, metadata={"help": "how many leading body paragraphs are searched for 'Produced by' credits"})
 
 
@@ -323,7 +324,6 @@ _CONTENTS = re.compile(r"^(?:table of )?contents[.:]?$", re.IGNORECASE)
 # A letter of an epistolary novel opens with its address ('To Dr LEWIS.') over a salutation ('DEAR LEWIS,').
 _LETTER_ADDRESS = re.compile(r"^to\s+\S", re.IGNORECASE)
 _SALUTATION = re.compile(r"^(?:(?:my\s+)?dear(?:est)?|sir|madam|honoured|respected)\b.*,$", re.IGNORECASE)
-_SALUTATION_MAX_CHARS = 40
 _THE_END = re.compile(r"^the\s+end\b", re.IGNORECASE)
 _PAGE_NUMBER = re.compile(r"\s+\d+$")
 _ENTRY_TEXT = re.compile(r"[^\W\d_]")
@@ -344,7 +344,9 @@ def find_chapters(text: str, config: CleanConfig = CleanConfig()) -> list[Chapte
     """Chapters of a clean text, in order; [] when the text has no recognisable headings.
 
     A heading is a short paragraph such as 'CHAPTER IV.', 'Stave I: Marley's Ghost', 'BOOK FIRST.--A JUST MAN',
-    a bare roman numeral, or an entry of the book's own table of contents. Headings inside the table of
+    'FIRST ACT', a bare roman numeral or '-1-', an entry of the book's own table of contents, or a letter's
+    address over its salutation; a book with fewer than `caps_fallback_below` of these also takes its
+    one-off upper-case lines ('THE SON OF THE BRAHMAN') as headings. Headings inside the table of
     contents (or in a run of back-to-back headings of one kind) are dropped; a heading followed by too
     little text (a 'PART ONE' above 'CHAPTER I') is merged into the next one. A chapter runs from its
     heading to the next heading; text before the first heading belongs to no chapter.
@@ -405,7 +407,7 @@ def _opens_letter(text: str, spans: list[tuple[int, int]], index: int, config: C
     salutation = text[spans[index + 1][0]:spans[index + 1][1]].strip()
     return (
         "\n" not in address and len(address) <= config.heading_max_chars and bool(_LETTER_ADDRESS.match(address))
-        and "\n" not in salutation and len(salutation) <= _SALUTATION_MAX_CHARS
+        and "\n" not in salutation and len(salutation) <= config.salutation_max_chars
         and (bool(_SALUTATION.match(salutation)) or (salutation.isupper() and salutation.endswith(",")))
     )
 
@@ -424,7 +426,8 @@ def _with_caps_titles(text: str, spans: list[tuple[int, int]], kinds: list[str |
     ]
     if len(caps) < 2:
         return kinds
-    return [kind if index not in caps else "title" for index, kind in enumerate(kinds)]
+    titles = set(caps)
+    return ["title" if index in titles else kind for index, kind in enumerate(kinds)]
 
 
 def _is_caps_title(line: str, config: CleanConfig) -> bool:
