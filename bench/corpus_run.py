@@ -167,11 +167,12 @@ def projection(throughput: dict) -> dict:
 
 def stats_stage(shards: Path, plots: Path | None) -> dict:
     """The corpus report of the shards (and its plots)."""
-    from corpus.stats import corpus_stats, write_plots
+    from corpus.stats import corpus_stats
+    from corpus.stats_plots import write_plots
 
     started = time.perf_counter()
     stats = corpus_stats(shards)
-    written = [str(p) for p in write_plots(stats, shards, plots)] if plots is not None else []
+    written = [str(p) for p in write_plots(stats, plots)] if plots is not None else []
     return {"seconds": round(time.perf_counter() - started, 2), "report": stats.to_dict(), "plots": written}
 
 
