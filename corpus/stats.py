@@ -51,6 +51,9 @@ class StatsConfig:
     silent_cast_share: float = field(
         default=0.8, metadata={"help": "suspicious cast: more than this share of at least `min_cast` characters never speaks"})
     min_cast: int = field(default=20, metadata={"help": "smallest cast judged by its silent share"})
+    min_quotations_per_100k_chars: float = field(
+        default=10.0, metadata={"help": "outlier: fewer quotations per 100k characters of text (no dialogue, or "
+                                        "quote marks the finder does not know, such as dashes)"})
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class BookStats:
 
     book_id: str
     title: str | None
+    chars: int  # of the clean text
     quotations: int
     attributed: int
     quote_types: dict[str, int]
@@ -175,6 +179,7 @@ def _book_stats(book: dict, utterances: pa.Table, characters: Sequence[dict], co
     stats = BookStats(
         book_id=book_id,
         title=book.get("title"),
+        chars=int(book.get("chars") or 0),
         quotations=rows.num_rows,
         attributed=attributed,
         quote_types=_type_counts(rows.column("quote_type").to_pylist()),
@@ -193,6 +198,9 @@ def _outliers(book: BookStats, cast: Sequence[dict], config: StatsConfig) -> lis
     if book.quotations == 0:
         return ["no quotations"]
     found = []
+    per_100k_chars = book.quotations / book.chars * 100_000 if book.chars else float("inf")
+    if per_100k_chars < config.min_quotations_per_100k_chars:
+        found.append(f"few quotations ({book.quotations} in {book.chars:,} characters)")
     if book.attributed == 0:
         found.append("no speakers")
     elif book.quotations >= config.min_quotations:

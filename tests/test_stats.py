@@ -71,9 +71,12 @@ def test_a_cast_that_never_speaks_and_unattributed_books_are_outliers(tmp_path: 
     crowd = [Character(f"extra-{i}", f"Extra {i}", [], None, 1) for i in range(30)]
     write_book(tmp_path, "7", text, _attribution(text, list(SPEAKERS), [*CAST, *crowd]), metadata=PD)
     write_book(tmp_path, "8", text, _attribution(text, [None] * 15), metadata=PD)
+    long = text + "\n\nThe tide went out and nobody said anything at all." * 4000  # 15 quotations in 200k characters
+    write_book(tmp_path, "9", long, _attribution(long, list(SPEAKERS)), metadata=PD)
     books = {b.book_id: b for b in corpus_stats(tmp_path, CONFIG).per_book}
     assert books["7"].outliers == ["suspicious cast: 30 of 34 characters never speak"]
     assert books["8"].outliers == ["no speakers"]
+    assert books["9"].outliers == [f"few quotations (15 in {len(long):,} characters)"]
 
 
 def test_cli_prints_the_report_as_json_and_writes_the_plots(tmp_path: Path, capsys, monkeypatch) -> None:
