@@ -269,8 +269,16 @@ def confidence_counts(confidences: Sequence[float]) -> dict[str, int]:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MiB (ru_maxrss is KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process so far, in MiB.
+
+    Linux's VmHWM, since ru_maxrss also counts what a spawned worker's parent held when it forked; where
+    there is no /proc, ru_maxrss (KiB on Linux, bytes on macOS: read as KiB).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _failed_result(source: BookSource, exc: Exception, seconds: float, cpu_seconds: float) -> BookResult:
