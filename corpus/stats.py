@@ -132,8 +132,23 @@ def stats_of(utterances: pa.Table, characters: Sequence[dict], books: Sequence[d
         words_per_character=_summary([c["words"] for c in speaking]),
         lines_per_character=_power_of_two_histogram([c["lines"] for c in speaking]),
         confidence_histogram=np.histogram(confidence[attributed], bins=CONFIDENCE_BINS, range=(0.0, 1.0))[0].tolist(),
-        per_book=[_book_stats(book, utterances, characters, config) for book in books],
+        per_book=_per_book(utterances, characters, books, config),
     )
+
+
+def _per_book(utterances: pa.Table, characters: Sequence[dict], books: Sequence[dict],
+              config: StatsConfig) -> list[BookStats]:
+    """One row per book; utterances and characters are grouped once (a corpus has thousands of books)."""
+    types: dict[str, dict[str, int]] = {}
+    grouped = utterances.group_by(["book_id", "quote_type"]).aggregate([("confidence", "count")])
+    for book_id, kind, count in zip(grouped.column("book_id").to_pylist(), grouped.column("quote_type").to_pylist(),
+                                    grouped.column("confidence_count").to_pylist()):
+        types.setdefault(book_id, _type_counts([]))[kind] = count
+    casts: dict[str, list[dict]] = {}
+    for character in characters:
+        casts.setdefault(character["book_id"], []).append(character)
+    return [_book_stats(book, types.get(book["book_id"], _type_counts([])), casts.get(book["book_id"], []), config)
+            for book in books]
 
 
 def _type_counts(types: list[str]) -> dict[str, int]:
@@ -169,20 +184,17 @@ def _power_of_two_histogram(values: list[int]) -> dict[str, int]:
     return histogram
 
 
-def _book_stats(book: dict, utterances: pa.Table, characters: Sequence[dict], config: StatsConfig) -> BookStats:
-    book_id = book["book_id"]
-    rows = utterances.filter(pc.equal(utterances.column("book_id"), book_id))
-    cast = [c for c in characters if c["book_id"] == book_id]
+def _book_stats(book: dict, quote_types: dict[str, int], cast: list[dict], config: StatsConfig) -> BookStats:
     speaking = sorted((c for c in cast if c["lines"] > 0), key=lambda c: -c["lines"])
     attributed = sum(c["lines"] for c in speaking)
     top = speaking[0] if speaking else None
     stats = BookStats(
-        book_id=book_id,
+        book_id=book["book_id"],
         title=book.get("title"),
         chars=int(book.get("chars") or 0),
-        quotations=rows.num_rows,
+        quotations=sum(quote_types.values()),
         attributed=attributed,
-        quote_types=_type_counts(rows.column("quote_type").to_pylist()),
+        quote_types=quote_types,
         characters=len(cast),
         speaking=len(speaking),
         top_speaker=top["name"] if top else None,
