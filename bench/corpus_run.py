@@ -3,7 +3,8 @@
     python bench/corpus_run.py [--gutenberg ../shared/gutenberg] [--sample data/gutenberg] [--out build/corpus_run]
         [--books 41 844 ...] [--executor ray] [--workers 2] [--ray-address HOST:PORT]
         [--json bench/results/corpus_run.json] [--plots bench/results/corpus_plots]
-    python bench/corpus_run.py --compare local,process,ray --books 41 1250 ... [--json ...]
+    python bench/corpus_run.py --books 41 1250 ... --stages fetch --compare local,process,ray [--json ...]
+    python bench/corpus_run.py --books 120 --stages fetch --profile 120
 
 Fetch. The --gutenberg folder (site layout, MANIFEST.tsv) is served by the tests' HTTP server on
 127.0.0.1 and fetched through it as a mirror; the embedded sample (--sample, a local folder mirror) is
@@ -19,9 +20,9 @@ shared machine depends on what else runs; wall time, books/hour and words/hour a
 --compare runs attribution of the same books once per executor (fresh output folders) and prints
 one row per executor; the ratio is each executor's wall time against the in-process run's.
 
---profile BOOK_ID attributes one fetched book in this process under cProfile with a CPU-time clock and
-splits its CPU seconds into spaCy loading and parsing, cast discovery, the sieve, the ranker, and
-reading/writing (text in, Parquet shard out).
+--profile BOOK_ID attributes one fetched book in this process, each phase's function wrapped by a
+CPU-time clock, and splits its CPU seconds into spaCy loading and parsing, cast discovery, the sieve,
+the ranker, and reading/writing (text in, Parquet shard out).
 
 Projection. From the run's worker CPU seconds per 100k words and its mean book length: the core-hours
 of GUTENBERG_FICTION_BOOKS books, the hours on N single-core workers, the memory 32 workers need at
