@@ -27,6 +27,7 @@ from corpus.shards.personas import cast_table, character_lines, find_character
 from corpus.release.build import build_release, default_release_folder
 from corpus.release.types import Release, ReleaseConfig, SplitUnit
 from corpus.release.upload import check_repo_id, resolve_token, upload_release
+from corpus.shards.stats import StatsConfig
 
 app = typer.Typer(
     help="Build character-persona corpora from public-domain novels.",
@@ -199,13 +200,19 @@ def attribute(
                              result.book_id)
             if result.warning:
                 progress.note(f"warning: {result.warning}")
+            if result.error:
+                progress.note(f"warning: book {result.book_id} failed, no shard written: {result.error}")
 
         results = attribute_books(inputs, out, config, on_result=advance, on_start=progress.start,
                                   on_progress=progress.step)
     if as_json:
         typer.echo(json.dumps([dataclasses.asdict(r) for r in results], indent=2))
-        return
-    console.print(_attribute_table(results, out))
+    else:
+        console.print(_attribute_table(results, out))
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        raise CorpusError(f"{len(failed)} of {len(results)} books failed (no shard); first: book "
+                          f"{failed[0].book_id}: {failed[0].error}")
 
 
 CONFIDENCE_NOTE = ". ≥L: attributed quotations whose speaker confidence is at least L, what --min-confidence L keeps."
@@ -287,6 +294,66 @@ def show(
             context = row["context"][-context_chars:]
             console.print(Text(("…" if len(row["context"]) > context_chars else "") + context, style="dim"))
         console.print(Text(f"“{row['text']}”", style="bold"))
+
+
+@app.command("stats")
+def stats_command(
+    target: Path = typer.Argument(..., metavar="SHARDS", help=_SHARD_TARGET_HELP),
+    plots: Optional[Path] = typer.Option(None, "--plots", help="write PNG plots (lines per character, confidence, "
+                                         "quote types per book) into this folder"),
+    min_lines: list[int] = typer.Option(list(StatsConfig.min_lines), "--min-lines",
+                                        help="count characters with at least this many lines (repeatable)"),
+    confidence: list[float] = typer.Option(list(StatsConfig.confidence_levels), "--confidence",
+                                           help="... at or above this speaker confidence (repeatable)"),
+    as_json: bool = typer.Option(False, "--json", help="print the report as JSON on stdout"),
+) -> None:
+    """The corpus report: books, quotations by type, characters, usable personas, outlier books (and plots)."""
+    from corpus.shards.stats import corpus_stats
+
+    config = dataclasses.replace(StatsConfig(), min_lines=tuple(min_lines), confidence_levels=tuple(confidence))
+    report = corpus_stats(target, config)
+    written = []
+    if plots is not None:
+        from corpus.shards.stats_plots import write_plots
+
+        written = [str(p) for p in write_plots(report, plots)]
+    if as_json:
+        typer.echo(json.dumps({**report.to_dict(), "plots": written}, indent=2, ensure_ascii=False))
+        return
+    for table in _stats_tables(report):
+        console.print(table)
+    if written:
+        console.print(f"plots: {', '.join(written)}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _stats_tables(report) -> list[Table]:  # report: corpus.shards.stats.CorpusStats
+    """The report as three tables: corpus figures, personas by lines and confidence, outlier books."""
+    share = lambda n, total: f"{n} ({n / total:.0%})" if total else str(n)  # noqa: E731
+    figures = Table("figure", "value", title="corpus", box=box.SIMPLE_HEAD, show_edge=False)
+    figures.add_row("books", str(report.books))
+    figures.add_row("quotations", str(report.quotations))
+    for kind, n in report.quote_types.items():
+        figures.add_row(f"  {kind}", share(n, report.quotations))
+    figures.add_row("attributed", share(report.attributed, report.quotations))
+    for level, n in report.confident.items():
+        figures.add_row(f"  confidence ≥{level}", share(n, report.quotations))
+    figures.add_row("characters", str(report.characters))
+    figures.add_row("  speaking", str(report.speaking_characters))
+    words = report.words_per_character
+    figures.add_row("words per speaking character",
+                    f"median {words['median']:g}, mean {words['mean']:g}, p90 {words['p90']:g}, max {words['max']:g}")
+    levels = list(report.personas)
+    personas = Table("characters with", *(f"conf ≥{level}" for level in levels),
+                     title="personas: characters with at least N lines at confidence ≥ C",
+                     box=box.SIMPLE_HEAD, show_edge=False)
+    for n in next(iter(report.personas.values()), {}):
+        personas.add_row(f"≥{n} lines", *(str(report.personas[level][n]) for level in levels))
+    outliers = Table("book", "title", "quotes", "why", title=f"{len(report.outlier_books())} outlier book(s)",
+                     box=box.SIMPLE_HEAD, show_edge=False)
+    for book in report.outlier_books():
+        outliers.add_row(escape(book.book_id), escape(book.title or ""), str(book.quotations),
+                         escape("; ".join(book.outliers)))
+    return [figures, personas, outliers]
 
 
 # --- release: the persona dataset on the Hugging Face Hub ------------------------------------------

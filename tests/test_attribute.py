@@ -18,10 +18,11 @@ from typer.testing import CliRunner
 from corpus.attribution import runner
 from corpus.shards import parquet, schema
 from corpus.attribution.runner import AttributeConfig, attribute_books
-from corpus.cli import app
+from corpus.cli import app, main
 from corpus.attribution.parallel import ParallelConfig
 from corpus.shards.writer import ShardConfig
 from tests.attribute_fixtures import DATA, HARBOUR, harbour_text, write_fetched_book
+from tests.cli_runner import run_main
 
 ROOT = Path(__file__).resolve().parents[1]
 GARDEN = DATA / "attribute" / "garden.txt"
@@ -158,6 +159,31 @@ def test_book_without_quotations_gets_a_warning_and_an_empty_shard(tmp_path: Pat
     assert result.quotations == 0 and "no quotations" in result.warning
     assert parquet.read_table(parquet.utterance_shard_path(tmp_path / "run", "essay"), schema.UTTERANCES).num_rows == 0
     assert parquet.read_books(tmp_path / "run").column("quotations").to_pylist() == [0]
+
+
+def test_a_book_that_trips_a_bug_fails_alone_and_is_retried_next_run(
+        fetched: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    real = runner.attribute_book
+
+    def garden_trips_a_bug(text, *args, **kwargs):  # a fault injected into one book, as a bug in the sieve would be
+        if "Mr. Pike" in text:
+            raise IndexError("list index out of range")
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "attribute_book", garden_trips_a_bug)
+    out = tmp_path / "run"
+    results = attribute_books([fetched], out)
+    assert [(r.book_id, r.status) for r in results] == [("101", "attributed"), ("102", "failed")]
+    assert results[1].error == "IndexError: list index out of range" and results[1].shard == ""
+    assert results[0].cpu_seconds > 0 and results[0].peak_rss_mb > 0
+    assert parquet.read_books(out).column("book_id").to_pylist() == ["101"]  # the run tables hold the good book
+    cli = run_main(main, ["corpus", "attribute", str(fetched), "--out", str(out)], capsys, monkeypatch)
+    assert cli.returncode == 1 and "Traceback" not in cli.stderr
+    assert cli.stderr.strip().splitlines()[-2:] == [
+        "warning: book 102 failed, no shard written: IndexError: list index out of range",
+        "error: 1 of 2 books failed (no shard); first: book 102: IndexError: list index out of range"]
+    monkeypatch.setattr(runner, "attribute_book", real)  # the bug fixed: only the failed book is redone
+    assert [r.status for r in attribute_books([fetched], out)] == ["skipped", "attributed"]
 
 
 def test_killed_run_leaves_no_partial_shard_and_resumes(tmp_path: Path) -> None:

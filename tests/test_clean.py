@@ -122,6 +122,44 @@ def test_chapters_skip_the_table_of_contents() -> None:
     assert find_chapters(prose) == []
 
 
+CHAPTER_EXCERPTS = Path(__file__).resolve().parent / "data" / "chapters"
+
+
+@pytest.mark.parametrize("excerpt, titles", [
+    # Plays: the act is named by an ordinal first (The Importance of Being Earnest, Gutenberg 844).
+    ("earnest", ["FIRST ACT SCENE", "SECOND ACT SCENE", "THIRD ACT SCENE"]),
+    # A letter novel: each letter opens with its address over a salutation (Humphry Clinker, 2160).
+    ("clinker", ["To Dr LEWIS. DOCTOR,", "To Mrs GWYLLIM, house-keeper at Brambleton-hall. MRS GWILLIM,",
+                 "TO Mrs MARY JONES, at Brambleton-hall. DEAR MOLLY,"]),
+    # Bare upper-case chapter titles under 'FIRST PART' (Siddhartha, 2500).
+    ("siddhartha", ["FIRST PART To Romain Rolland, my dear friend / THE SON OF THE BRAHMAN", "WITH THE SAMANAS",
+                    "GOTAMA"]),
+    # Chapters numbered '-1-' (Right Ho, Jeeves, 10554).
+    ("jeeves", ["-1-", "-2-", "-3-"]),
+    # An ordinal before the unit: 'THE FIRST REMOVE' (Mary Rowlandson's captivity narrative, 851).
+    ("rowlandson", ["THE FIRST REMOVE", "THE SECOND REMOVE", "THE THIRD REMOVE"]),
+    # 'CONTENTS:' with a colon, and tale titles that only the contents name (Grimms' Fairy Tales, 2591).
+    ("grimm", ["THE GOLDEN BIRD", "HANS IN LUCK", "JORINDA AND JORINDEL"]),
+    # A numeral over a title-case title that the contents list without its full stop (Incidents, 11030).
+    ("incidents", ["I. Childhood", "II. The New Master And Mistress.", "III. The Slaves' New Year's Day."]),
+    # A tale and its postscript under upper-case titles, each with its subtitle (Sleepy Hollow, 41).
+    ("sleepy_hollow", ["THE LEGEND OF SLEEPY HOLLOW by Washington Irving / FOUND AMONG THE PAPERS OF THE LATE "
+                       "DIEDRICH KNICKERBOCKER.", "POSTSCRIPT. FOUND IN THE HANDWRITING OF MR. KNICKERBOCKER."]),
+    # A play's speaker label over a speech ('SECOND SERVANT.') is no heading (Romeo and Juliet, 1513).
+    ("romeo", ["SCENE V. A Hall in Capulet’s House."]),
+])
+def test_chapters_of_plays_letters_and_bare_titles(excerpt: str, titles: list[str]) -> None:
+    text = (CHAPTER_EXCERPTS / f"{excerpt}.txt").read_text(encoding="utf-8")
+    chapters = find_chapters(text)
+    assert [c.title for c in chapters] == titles
+    assert all(text[c.start:].startswith(c.title.split()[0]) for c in chapters)
+
+
+def test_a_title_and_the_end_alone_make_no_chapters() -> None:
+    text = "THE TALE\n\n" + "Once there was a long story without any chapters in it. " * 12 + "\n\nTHE END.\n"
+    assert find_chapters(text) == []
+
+
 def test_html_edition() -> None:
     html = """<html><head><meta charset="utf-8"><title>Small Book | Project Gutenberg</title>
     <style>p {color: red}</style></head><body>

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -47,6 +46,15 @@ SKIPPED = {
     "python bench/personas.py --profile gemma-cpu --model gemma-3-270m --sources gold": "needs ../shared/pdnc, "
         "the gemma extra and over an hour",
     "python bench/train_speed.py --model gemma-3-270m --rounds 3 --steps 1": "needs the gemma extra",
+    "python bench/corpus_run.py --plots bench/results/corpus_plots --json bench/results/corpus_run.json":
+        "needs ../shared/gutenberg and about an hour",
+    "python bench/corpus_run.py --books 35 41 1250 5200 50133 2500 --stages fetch --compare local,process,ray":
+        "needs ../shared/gutenberg and a few minutes (tests/test_bench_corpus_run.py runs the script on a sample book)",
+    "python bench/corpus_run.py --books 120 --stages fetch --profile 120": "needs ../shared/gutenberg",
+    "ray start --head --port 6390 --num-cpus 1": "starts a Ray cluster",
+    "RAY_AUTH_MODE=token ray start --address 127.0.0.1:6390 --num-cpus 1": "joins a Ray cluster",
+    "RAY_AUTH_MODE=token corpus attribute build/books --executor ray --ray-address 127.0.0.1:6390":
+        "needs the Ray cluster of the two commands above",
 }
 LOCAL_PATH = re.compile(r"file:|/tmp/|/home/|/root/|127\.0\.0\.1|localhost")
 

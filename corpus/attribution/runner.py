@@ -12,6 +12,7 @@ import copy
 import hashlib
 import json
 import os
+import resource
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -72,7 +73,7 @@ class BookResult:
 
     book_id: str
     title: str | None
-    status: str  # "attributed" or "skipped" (already complete)
+    status: str  # "attributed", "skipped" (already complete) or "failed" (no shard; `error` says why)
     quotations: int
     attributed: int  # quotations with a speaker
     characters: int
@@ -80,6 +81,9 @@ class BookResult:
     shard: str
     warning: str | None = None
     confident: dict[str, int] = field(default_factory=dict)  # level ("0.8") -> attributed quotations at or above it
+    error: str | None = None
+    cpu_seconds: float = 0.0  # CPU time of the worker process on this book (all its threads)
+    peak_rss_mb: float = 0.0  # the worker process's peak resident memory when the book ended
 
 
 def attribute_books(
@@ -128,8 +132,22 @@ def attribute_books(
 
 
 def attribute_one(task: BookTask) -> BookResult:
-    """Attribute one book and write its shard (runs in a worker; spaCy is loaded once per process)."""
-    started = time.perf_counter()
+    """Attribute one book and write its shard (runs in a worker; spaCy is loaded once per process).
+
+    A book that trips a bug of the attributor comes back as a "failed" result with the reason, so one odd
+    book does not end a run over many; a CorpusError (a bad setting, a shard that cannot be written) still
+    ends the run, since every later book would fail the same way.
+    """
+    started, cpu_started = time.perf_counter(), time.process_time()
+    try:
+        return _attribute_and_write(task, started, cpu_started)
+    except CorpusError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any bug a book triggers is reported with that book
+        return _failed_result(task.source, exc, time.perf_counter() - started, time.process_time() - cpu_started)
+
+
+def _attribute_and_write(task: BookTask, started: float, cpu_started: float) -> BookResult:
     book = read_book(task.source)
     with progress.book(book.book_id):
         book_attribution = _attribution_of(book, task)
@@ -145,7 +163,8 @@ def attribute_one(task: BookTask) -> BookResult:
         text_sha256=book.text_sha256,
         settings=task.settings,
     )
-    return _attributed_result(book, book_attribution, path, time.perf_counter() - started)
+    return _attributed_result(book, book_attribution, path, time.perf_counter() - started,
+                              time.process_time() - cpu_started)
 
 
 def _attribution_of(book: Book, task: BookTask) -> BookAttribution:
@@ -249,7 +268,27 @@ def confidence_counts(confidences: Sequence[float]) -> dict[str, int]:
     return {f"{level:g}": int((values >= np.float32(level)).sum()) for level in CONFIDENCE_LEVELS}
 
 
-def _attributed_result(book: Book, book_attribution: BookAttribution, path: Path, seconds: float) -> BookResult:
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB.
+
+    Linux's VmHWM, since ru_maxrss also counts what a spawned worker's parent held when it forked; where
+    there is no /proc, ru_maxrss (KiB on Linux, bytes on macOS: read as KiB).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _failed_result(source: BookSource, exc: Exception, seconds: float, cpu_seconds: float) -> BookResult:
+    return BookResult(book_id=source.book_id, title=None, status="failed", quotations=0, attributed=0, characters=0,
+                      seconds=seconds, shard="", error=f"{type(exc).__name__}: {exc}", cpu_seconds=cpu_seconds,
+                      peak_rss_mb=peak_rss_mb())
+
+
+def _attributed_result(book: Book, book_attribution: BookAttribution, path: Path, seconds: float,
+                       cpu_seconds: float) -> BookResult:
     quotations = len(book_attribution.attributions)
     return BookResult(
         book_id=book.book_id,
@@ -262,6 +301,8 @@ def _attributed_result(book: Book, book_attribution: BookAttribution, path: Path
         shard=str(path),
         warning=None if quotations else f"book {book.book_id} has no quotations; wrote an empty shard",
         confident=confidence_counts([a.confidence for a in book_attribution.attributions if a.speaker is not None]),
+        cpu_seconds=cpu_seconds,
+        peak_rss_mb=peak_rss_mb(),
     )
 
 

@@ -30,6 +30,8 @@ class CleanConfig:
     min_chapter_chars: int = field(default=400, metadata={"help": "a heading followed by less text than this is a TOC entry or a part heading"})
     prose_case_ratio: float = field(default=3.0, metadata={"help": "prose has this many times more lower- than upper-case letters"})
     toc_min_run: int = field(default=3, metadata={"help": "this many back-to-back headings of one kind are a table of contents"})
+    caps_fallback_below: int = field(default=3, metadata={"help": "a book with fewer headings than this also takes its one-off upper-case lines as headings"})
+    salutation_max_chars: int = field(default=40, metadata={"help": "longest salutation ('DEAR LEWIS,') under a letter's address line"})
     credits_paragraphs: int = field(default=6, metadata={"help": "how many leading body paragraphs are searched for 'Produced by' credits"})
 
 
@@ -166,9 +168,24 @@ _KEYWORD_HEADING = re.compile(
     rf"(?:[IVXLCDM]+|\d{{1,3}}|{_NUMBER_WORDS})\b\.?(?:(?:\s+|\s*[-—–:.]+\s*).*)?$",
     re.IGNORECASE,
 )
-_BARE_NUMERAL = re.compile(r"^(?:[IVXL]+|\d{1,3})\.?(?:\s+(?P<rest>.+))?$")
+_ORDINALS = (
+    "first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth|fourteenth"
+    "|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|twenty-\\w+|thirtieth|last|final"
+)
+# 'FIRST ACT', 'Second Part', 'THE FIRST REMOVE': an ordinal before the unit (plays, parts, captivity narratives).
+_ORDINAL_HEADING = re.compile(
+    rf"^(?:the\s+)?(?:{_ORDINALS})\s+(?P<kind>act|part|book|chapter|scene|volume|epoch|period|remove|removal|canto"
+    r"|section|letter|epistle|story|tale|day|night|week|year)\.?$",
+    re.IGNORECASE,
+)
+# 'IV.', '12', '-1-' (Wodehouse's chapters), optionally followed by an upper-case or contents-listed title.
+_BARE_NUMERAL = re.compile(r"^[-–—]?\s*(?:[IVXL]+|\d{1,3})\.?\s*[-–—]?(?:\s+(?P<rest>.+))?$")
 _STANDALONE = re.compile(r"^(?P<kind>prologue|epilogue|preface|introduction|conclusion|finale)\.?$", re.IGNORECASE)
-_CONTENTS = re.compile(r"^(?:table of )?contents\.?$", re.IGNORECASE)
+_CONTENTS = re.compile(r"^(?:table of )?contents[.:]?$", re.IGNORECASE)
+# A letter of an epistolary novel opens with its address ('To Dr LEWIS.') over a salutation ('DEAR LEWIS,').
+_LETTER_ADDRESS = re.compile(r"^to\s+\S", re.IGNORECASE)
+_SALUTATION = re.compile(r"^(?:(?:my\s+)?dear(?:est)?|sir|madam|honoured|respected)\b.*,$", re.IGNORECASE)
+_THE_END = re.compile(r"^the\s+end\b", re.IGNORECASE)
 _PAGE_NUMBER = re.compile(r"\s+\d+$")
 _ENTRY_TEXT = re.compile(r"[^\W\d_]")
 _SENTENCE_END = (".", "!", "?", ",", ";", ":")
@@ -188,19 +205,25 @@ def find_chapters(text: str, config: CleanConfig = CleanConfig()) -> list[Chapte
     """Chapters of a clean text, in order; [] when the text has no recognisable headings.
 
     A heading is a short paragraph such as 'CHAPTER IV.', 'Stave I: Marley's Ghost', 'BOOK FIRST.--A JUST MAN',
-    a bare roman numeral, or an entry of the book's own table of contents. Headings inside the table of
+    'FIRST ACT', a bare roman numeral or '-1-', an entry of the book's own table of contents, or a letter's
+    address over its salutation; a book with fewer than `caps_fallback_below` of these also takes its
+    one-off upper-case lines ('THE SON OF THE BRAHMAN') as headings. Headings inside the table of
     contents (or in a run of back-to-back headings of one kind) are dropped; a heading followed by too
     little text (a 'PART ONE' above 'CHAPTER I') is merged into the next one. A chapter runs from its
     heading to the next heading; text before the first heading belongs to no chapter.
     """
     spans = [(m.start(), m.end()) for m in re.finditer(r"[^\n]+(?:\n[^\n]+)*", text)]
     toc_entries, toc_end = _contents(text, spans, config)
+    kinds = [_heading_kind(text[a:b], toc_entries, config) if a >= toc_end else None for a, b in spans]
+    for index in range(len(spans) - 1):
+        if kinds[index] is None and spans[index][0] >= toc_end and _opens_letter(text, spans, index, config):
+            kinds[index] = "letter"
+    if sum(kind is not None for kind in kinds) < config.caps_fallback_below:
+        kinds = _with_caps_titles(text, spans, kinds, toc_end, config)
     headings: list[_Heading] = []
     for index, (start, end) in enumerate(spans):
-        if start < toc_end:
-            continue
-        kind = _heading_kind(text[start:end], toc_entries, config)
-        if kind is None:
+        kind = kinds[index]
+        if kind is None or (headings and start < headings[-1].end):  # taken as the last heading's subtitle
             continue
         title = " ".join(text[start:end].split())
         label = title.lower()
@@ -226,12 +249,54 @@ def _heading_kind(paragraph: str, toc_entries: set[str], config: CleanConfig) ->
     match = _KEYWORD_HEADING.match(first) or _STANDALONE.match(first)
     if match:
         return match.group("kind").lower()
+    ordinal = _ORDINAL_HEADING.match(first)
+    if ordinal and len(lines) == 1:  # a play's 'SECOND SERVANT.' over a speech is a speaker, not a heading
+        return ordinal.group("kind").lower()
     bare = _BARE_NUMERAL.match(first)
-    if bare and (bare.group("rest") is None or bare.group("rest").isupper()):
+    rest = bare.group("rest") if bare else None
+    if bare and (rest is None or rest.isupper() or _normalise_entry(rest.rstrip(".")) in toc_entries):
         return "numeral"
     if _normalise_entry(" ".join(paragraph.split())) in toc_entries:
         return "contents entry"
     return None
+
+
+def _opens_letter(text: str, spans: list[tuple[int, int]], index: int, config: CleanConfig) -> bool:
+    """Whether paragraph `index` is a letter's address line ('To Mrs JERMYN at her house in Gloucester.')
+    with a salutation ('DEAR MADAM,') as the next paragraph."""
+    address = text[spans[index][0]:spans[index][1]]
+    salutation = text[spans[index + 1][0]:spans[index + 1][1]].strip()
+    return (
+        "\n" not in address and len(address) <= config.heading_max_chars and bool(_LETTER_ADDRESS.match(address))
+        and "\n" not in salutation and len(salutation) <= config.salutation_max_chars
+        and (bool(_SALUTATION.match(salutation)) or (salutation.isupper() and salutation.endswith(",")))
+    )
+
+
+def _with_caps_titles(text: str, spans: list[tuple[int, int]], kinds: list[str | None], toc_end: int,
+                      config: CleanConfig) -> list[str | None]:
+    """`kinds` plus the one-line upper-case titles ('THE SON OF THE BRAHMAN') that occur once in the book,
+    for books whose chapters have bare titles (a name said again, like a play's 'ROMEO.', is no heading)."""
+    lines = [text[a:b].strip() if "\n" not in text[a:b] else "" for a, b in spans]
+    seen: dict[str, int] = {}
+    for line in lines:
+        seen[line] = seen.get(line, 0) + 1
+    caps = [
+        index for index, line in enumerate(lines)
+        if kinds[index] is None and spans[index][0] >= toc_end and seen[line] == 1 and _is_caps_title(line, config)
+    ]
+    if len(caps) < 2:
+        return kinds
+    titles = set(caps)
+    return ["title" if index in titles else kind for index, kind in enumerate(kinds)]
+
+
+def _is_caps_title(line: str, config: CleanConfig) -> bool:
+    letters = sum(c.isalpha() for c in line)
+    return (
+        3 <= letters and len(line) <= config.heading_max_chars and line.isupper() and not line.startswith(_QUOTES)
+        and not line.startswith(("[", "(", "*")) and not line.endswith((",", ";", ":")) and not _THE_END.match(line)
+    )
 
 
 def _is_subtitle(paragraph: str, toc_entries: set[str], config: CleanConfig) -> bool:

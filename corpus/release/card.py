@@ -1,8 +1,8 @@
 """The dataset card (README.md) of a release: YAML front matter that `datasets` and the Hub read, and
 the text a person reads (sources, pipeline, measured attribution accuracy, limits, how to load).
 
-Figures come only from the release itself and from the attribution report of `bench/attribution.py`;
-without a report the card says accuracy was not measured for this release.
+Figures come only from the release itself (its corpus report, `corpus.shards.stats`) and from the attribution
+report of `bench/attribution.py`; without a report the card says accuracy was not measured for this release.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from corpus.release.types import (
     Release,
     SplitUnit,
 )
+from corpus.shards.stats import report_markdown, stats_of
 
 if TYPE_CHECKING:
     import datasets
@@ -164,6 +165,7 @@ def card_text(release: Release, report: dict | None) -> str:
         _summary(release),
         _loading(release),
         _splits(release),
+        _corpus_figures(release),
         _sources(release),
         _pipeline(release),
         _accuracy(report),
@@ -187,6 +189,12 @@ def _summary(release: Release) -> str:
             for name, what in (("utterances", "quotation"), ("characters", "character"), ("books", "book"))
         )
     )
+
+
+def _corpus_figures(release: Release) -> str:
+    """The corpus report of what is released: quote types, confidence, personas by lines, outlier books."""
+    tables = release.tables
+    return report_markdown(stats_of(tables.utterances, tables.characters.to_pylist(), tables.books.to_pylist()))
 
 
 def _loading(release: Release) -> str:

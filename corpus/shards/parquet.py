@@ -90,16 +90,21 @@ def write_rows(rows: Sequence[Mapping[str, object]], path: Path, table_schema: p
     return write_table(to_table(rows, table_schema), path, table_schema)
 
 
-def read_table(path: Path, table_schema: pa.Schema) -> pa.Table:
-    """Read a shard, checking it is Parquet, of the current schema version, with the expected columns."""
+def read_table(path: Path, table_schema: pa.Schema, columns: Sequence[str] | None = None) -> pa.Table:
+    """Read a shard, checking it is Parquet, of the current schema version, with the expected columns
+    (only `columns` of `table_schema`, when given: a report need not load every utterance's context)."""
     path = Path(path)
     if not path.is_file():
         raise CorpusError(f"shard not found: {path}")
+    if columns is not None:
+        table_schema = pa.schema([table_schema.field(name) for name in columns], metadata=table_schema.metadata)
     try:
-        table = pq.read_table(path)
+        file_schema = pq.read_schema(path)
+        present = [name for name in table_schema.names if name in file_schema.names]
+        table = pq.read_table(path, columns=present if columns is not None else None)
     except (pa.ArrowException, OSError) as exc:
         raise CorpusError(f"corrupt or unreadable Parquet shard {path}: {exc}") from exc
-    version = schema.schema_version_of(table.schema)
+    version = schema.schema_version_of(file_schema)
     if version != schema.SCHEMA_VERSION:
         raise CorpusError(
             f"{path} has shard schema version {version}, this tool reads version {schema.SCHEMA_VERSION}; "
