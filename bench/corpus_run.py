@@ -269,7 +269,7 @@ def compare(books: Path, out: Path, executors: list[str], workers: int, book_ids
     return runs
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gutenberg", type=Path, default=DEFAULT_GUTENBERG, help="site-layout folder served over HTTP")
     parser.add_argument("--sample", type=Path, default=DEFAULT_SAMPLE, help="embedded sample (folder mirror); '' for none")
@@ -285,7 +285,11 @@ def main(argv: list[str] | None = None) -> int:
                              "run left in OUT; figures merge into an existing --json file)")
     parser.add_argument("--plots", type=Path, help="folder for the stats plots")
     parser.add_argument("--json", type=Path, help="write the figures here")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     if not args.gutenberg.is_dir():
         print(f"error: no Gutenberg folder at {args.gutenberg}", file=sys.stderr)
         return 1

@@ -11,7 +11,7 @@ import numpy as np
 
 from corpus.attribution.runner import AttributeConfig, attribute_books
 from corpus.gutenberg.books import BookMetadata
-from corpus.gutenberg.clean import find_chapters
+from corpus.gutenberg.chapters import find_chapters
 from corpus.shards import parquet, schema
 from corpus.shards.writer import write_book, write_run_tables
 from pdnc import gold_book_attribution, read_cast

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from corpus.attribution.types import Attribution, BookAttribution
 from corpus.attribution.characters import Character
-from corpus.gutenberg.clean import find_chapters
+from corpus.gutenberg.chapters import find_chapters
 from corpus.attribution.quotes import find_quotations
 
 DATA = Path(__file__).resolve().parent / "data"

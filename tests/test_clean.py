@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from corpus.gutenberg.chapters import ChapterConfig, find_chapters
 from corpus.gutenberg.clean import (
-    COPYRIGHTED, PUBLIC_DOMAIN_USA, CleanConfig, clean_book, find_chapters, normalise, split_boilerplate,
+    COPYRIGHTED, PUBLIC_DOMAIN_USA, CleanConfig, clean_book, normalise, split_boilerplate,
 )
 from corpus.gutenberg.encoding import decode
 from corpus.gutenberg.html_edition import clean_html_book
@@ -172,7 +173,7 @@ def test_html_edition() -> None:
     lying on the rug.</p><p>Verse one<br>verse two</p>
     <section id="pg-footer" class="pg-boilerplate"><p>*** END OF THE PROJECT GUTENBERG EBOOK ***</p></section>
     </body></html>"""
-    book = clean_html_book(html.encode("utf-8"), config=CleanConfig(min_chapter_chars=10))
+    book = clean_html_book(html.encode("utf-8"), config=CleanConfig(chapters=ChapterConfig(min_chapter_chars=10)))
     assert book.text == ("Small Book\n\nCHAPTER I.\n\n\u201cChristmas won\u2019t be Christmas without any presents,"
                          "\u201d grumbled Jo, lying on the rug.\n\nVerse one\nverse two\n")
     assert (book.preamble.title, book.preamble.author) == ("Small Book", "Jo March")

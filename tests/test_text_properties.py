@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from corpus.shards import parquet, schema
 from corpus.attribution import attribute_book
-from corpus.gutenberg.clean import CleanConfig, clean_book, find_chapters, normalise
+from corpus.gutenberg.chapters import find_chapters
+from corpus.gutenberg.clean import CleanConfig, clean_book, normalise
 from corpus.errors import CorpusError
 from corpus.attribution.nlp import load_nlp
 from corpus.shards.writer import write_book
@@ -64,7 +65,7 @@ def test_clean_book_gives_clean_text_or_one_clear_error(text: str, bom: bool) ->
         return
     assert book.text.strip() and normalise(book.text) == book.text  # cleaning leaves a clean text as it is
     config = CleanConfig()
-    assert find_chapters(book.text, config) == book.chapters
+    assert find_chapters(book.text, config.chapters) == book.chapters
     ends = [0] + [c.end for c in book.chapters]
     for chapter, previous_end in zip(book.chapters, ends):
         assert previous_end <= chapter.start < chapter.end <= len(book.text)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from corpus.gutenberg.clean import Chapter, find_chapters
+from corpus.gutenberg.chapters import Chapter, find_chapters
 from corpus.errors import CorpusError
 
 TEXT_SUFFIX = ".txt"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from corpus.errors import CorpusError
-from corpus.gutenberg.clean import CleanBook, CleanConfig, detect_rights, find_chapters, normalise, split_boilerplate
+from corpus.gutenberg.chapters import find_chapters
+from corpus.gutenberg.clean import CleanBook, CleanConfig, detect_rights, normalise, split_boilerplate
 from corpus.gutenberg.encoding import decode
 from corpus.gutenberg.preamble import Preamble, merge_preamble, parse_preamble
 
@@ -72,4 +73,4 @@ def clean_html_book(raw: bytes, http_charset: str | None = None, forced_encoding
     if not body.strip():
         raise CorpusError("the HTML edition has no text between the Gutenberg header and footer")
     rights = detect_rights(boilerplate + "\n" + header, footer)
-    return CleanBook(body, preamble, rights, encoding, find_chapters(body, config), bool(header or boilerplate))
+    return CleanBook(body, preamble, rights, encoding, find_chapters(body, config.chapters), bool(header or boilerplate))

@@ -61,7 +61,7 @@ def book_rows(
 ) -> tuple[list[dict], list[dict]]:
     """Utterance rows (UTTERANCES schema) and character rows (CHARACTERS schema) of one book.
 
-    `chapters` are objects with a `start` offset, in text order (e.g. `corpus.gutenberg.clean.Chapter`).
+    `chapters` are objects with a `start` offset, in text order (e.g. `corpus.gutenberg.chapters.Chapter`).
     """
     if context_paragraphs < 0 or context_max_chars < 0:
         raise CorpusError("context paragraphs and context characters must be >= 0")
