@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import random
@@ -150,6 +151,23 @@ def test_resume_redoes_books_when_the_attribution_code_changed(fetched: Path, tm
     attribute_books([fetched], out)
     monkeypatch.setattr(runner, "SHARD_MODULES", runner.SHARD_MODULES[1:])  # as if a module had changed
     assert [r.status for r in attribute_books([fetched], out)] == ["attributed", "attributed"]
+
+
+def test_the_code_fingerprint_covers_every_module_a_shard_is_made_with() -> None:
+    # the corpus modules corpus/attribution/runner.py imports, directly or not, outside corpus/attribution/
+    package, seen, todo = ROOT / "corpus", set(), [ROOT / "corpus" / "attribution" / "runner.py"]
+    while todo:
+        tree = ast.parse(todo.pop().read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            names += [f"{node.module}.{a.name}" for a in getattr(node, "names", []) if names]
+            for name in names:
+                path = ROOT / (name.replace(".", "/") + ".py")
+                if name.startswith("corpus.") and path.is_file() and path not in seen:
+                    seen.add(path)
+                    todo.append(path)
+    outside = {p.relative_to(package).as_posix() for p in seen if p.parent != package / "attribution"}
+    assert outside - {"errors.py", "progress.py"} == set(runner.SHARD_MODULES)
 
 
 def test_book_without_quotations_gets_a_warning_and_an_empty_shard(tmp_path: Path) -> None:

@@ -36,7 +36,8 @@ CONFIDENCE_LEVELS = (0.5, 0.8, 0.95)  # the summary counts the attributed quotat
 DEFAULT_OUT_DIR = Path("build/shards")  # beside `corpus fetch`'s build/books
 BOOKNLP_WORKDIR = "booknlp"  # BookNLP's own output files are kept in this subfolder of the run folder
 # Modules outside corpus/attribution whose code changes a shard's content (part of the resume fingerprint).
-SHARD_MODULES = ("gutenberg/books.py", "gutenberg/clean.py", "shards/schema.py", "shards/writer.py")
+SHARD_MODULES = ("gutenberg/books.py", "gutenberg/chapters.py", "shards/parquet.py", "shards/schema.py",
+                 "shards/writer.py")
 
 
 @dataclass
