@@ -124,6 +124,13 @@ def test_discovery_adds_speech_tag_names_and_descriptions_that_speak():
     assert names == {"Montoya", "the Queen"}
 
 
+def test_a_form_of_address_alone_is_no_character():
+    text = '"Yes, Lady," said Montoya. "No, Mister," Montoya said. "Well, Lady Anne," said Montoya. ' * 4
+    names = {c.name for c in discover_characters({"Lady": 8, "Mister": 4, "Montoya": 12, "Lady Anne": 4}, text,
+                                                 min_mentions=2, max_characters=10)}
+    assert names == {"Montoya", "Lady Anne"}
+
+
 def test_gender_from_titles():
     genders = {main: gender for main, _, gender, _ in cluster_names({"Mr. Bennet": 3, "Mrs. Bennet": 3, "Jane": 3})}
     assert genders == {"Mr. Bennet": "male", "Mrs. Bennet": "female", "Jane": None}

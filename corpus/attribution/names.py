@@ -32,8 +32,10 @@ DIMINUTIVES = {
     "dora": "dorothy", "lucy": "lucia", "di": "diana", "tony": "anthony", "nick": "nicholas", "ben": "benjamin",
     "dan": "daniel", "matt": "matthew", "pat": "patrick", "rob": "robert", "wat": "walter", "watty": "walter",
 }
+# words that end no person's name; a form of address alone ("Lady", "Mister") is a title without its bearer
 NOT_NAMES = {"God", "Heaven", "Lord", "Sir", "Madam", "Chapter", "CHAPTER", "Mamma", "Papa", "Mama", "Ma", "Pa",
-             "Oh", "Ah", "Yes", "No", "Well", "Good", "Dear", "Why", "What", "Miss", "Mrs", "Mr", "I", "The"}
+             "Oh", "Ah", "Yes", "No", "Well", "Good", "Dear", "Why", "What", "Miss", "Mrs", "Mr", "I", "The",
+             "Lady", "Mister", "Madame", "Mademoiselle"}
 
 
 @dataclass
