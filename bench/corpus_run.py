@@ -35,7 +35,6 @@ as `corpus release --dry-run` does, with its selection (books left out and why) 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import shutil
 import sys
@@ -51,7 +50,7 @@ from corpus.attribution.parallel import ParallelConfig
 from corpus.release.build import build_release
 from corpus.release.types import ReleaseConfig
 from corpus.shards.parquet import atomic_write_bytes
-from gutenberg_server import GutenbergServer
+from gutenberg_server import GutenbergServer, site_book_ids
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_GUTENBERG = ROOT.parent / "shared" / "gutenberg"
@@ -62,15 +61,6 @@ STAGES = ("fetch", "attribute", "stats", "release")
 GUTENBERG_FICTION_BOOKS = 20_000  # English-language fiction on Gutenberg, roughly: what the projection covers
 PROJECTION_WORKERS = (2, 8, 32, 64, 128)
 TARGET_CPU_S_PER_100K_WORDS = 10.0  # the goal: all of Gutenberg fiction in under a day on 32 cores
-
-
-def source_ids(folder: Path) -> list[int]:
-    """Book ids of a site-layout folder: MANIFEST.tsv's order if there is one, else its cache/epub folders."""
-    manifest = folder / "MANIFEST.tsv"
-    if manifest.is_file():
-        with manifest.open(encoding="utf-8") as handle:
-            return [int(row["id"]) for row in csv.DictReader(handle, delimiter="\t")]
-    return sorted(int(p.name) for p in (folder / "cache" / "epub").iterdir() if p.name.isdigit())
 
 
 def fetch_stage(gutenberg: Path, sample: Path | None, ids: list[int], books: Path) -> dict:
@@ -93,7 +83,7 @@ def fetch_stage(gutenberg: Path, sample: Path | None, ids: list[int], books: Pat
     with GutenbergServer(gutenberg) as server:
         fetch_from(server.url, ids, f"http mirror {gutenberg}")
     if sample is not None:
-        fetch_from(str(sample), source_ids(sample), f"folder mirror {sample}")
+        fetch_from(str(sample), site_book_ids(sample), f"folder mirror {sample}")
     return {"seconds": round(time.perf_counter() - started, 2), "books": rows,
             "failed": {str(r["gutenberg_id"]): r["error"] for r in rows if r["status"] == "failed"}}
 
@@ -298,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown stage(s) {', '.join(sorted(stages - set(STAGES)))}; choose from {', '.join(STAGES)}",
               file=sys.stderr)
         return 1
-    ids = args.books or source_ids(args.gutenberg)
+    ids = args.books or site_book_ids(args.gutenberg)
     sample = args.sample if args.sample and str(args.sample) != "." and not args.books else None
     books, shards = args.out / "books", args.out / "shards"
     figures = json.loads(args.json.read_text()) if args.json and args.json.is_file() else {}

@@ -13,7 +13,6 @@ downloaders wait the same `--delay` between requests. Measured, in one process, 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import tempfile
 import time
@@ -24,22 +23,11 @@ import requests
 from corpus.gutenberg.client import ClientConfig, GutenbergClient
 from corpus.gutenberg.fetch import FetchConfig, fetch_books, text_path
 from corpus.shards.parquet import atomic_write_bytes
-from gutenberg_server import GutenbergServer
+from gutenberg_server import GutenbergServer, site_book_ids
 
 ROOT = Path(__file__).resolve().parents[1]
 
 DEFAULT_SOURCE = ROOT.parent / "shared" / "gutenberg"
-
-
-def book_ids(source: Path, count: int) -> list[int]:
-    """The first `count` ids of the source's MANIFEST.tsv (or of its cache/epub folders)."""
-    manifest = source / "MANIFEST.tsv"
-    if manifest.is_file():
-        with manifest.open(encoding="utf-8") as handle:
-            ids = [int(row["id"]) for row in csv.DictReader(handle, delimiter="\t")]
-    else:
-        ids = sorted(int(p.name) for p in (source / "cache" / "epub").iterdir() if p.name.isdigit())
-    return ids[:count]
 
 
 def naive(url: str, ids: list[int], out: Path, delay: float) -> float:
@@ -86,7 +74,7 @@ def main() -> None:
     if not (args.source / "cache" / "epub").is_dir():
         print(f"skipped: {args.source} has no cache/epub folder (pass --source with a Gutenberg-layout mirror)")
         return
-    ids = book_ids(args.source, args.books)
+    ids = site_book_ids(args.source)[: args.books]
     megabytes = sum((args.source / text_path(i)).stat().st_size for i in ids) / 1e6
     with tempfile.TemporaryDirectory(prefix="bench-fetch-") as tmp, GutenbergServer(args.source) as server:
         work = Path(tmp)

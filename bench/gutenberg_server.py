@@ -156,6 +156,17 @@ def gutenberg_file(book_id: int, title: str, author: str, chapters: int = 3, cha
     return "".join(parts)
 
 
+def site_book_ids(root: Path) -> list[int]:
+    """Book ids of a site-layout folder: MANIFEST.tsv's order if there is one, else its cache/epub folders."""
+    import csv
+
+    manifest = Path(root) / "MANIFEST.tsv"
+    if manifest.is_file():
+        with manifest.open(encoding="utf-8") as handle:
+            return [int(row["id"]) for row in csv.DictReader(handle, delimiter="\t")]
+    return sorted(int(p.name) for p in (Path(root) / "cache" / "epub").iterdir() if p.name.isdigit())
+
+
 def write_book(root: Path, book_id: int, content: bytes, html: bool = False) -> Path:
     """Place a book's bytes at its site path under `root`."""
     name = f"pg{book_id}-images.html" if html else f"pg{book_id}.txt"
