@@ -55,6 +55,18 @@ def test_cpu_runs_are_deterministic(persona_shards, tiny_model_dir, tmp_path) ->
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
 
+def test_mixture_lr_moves_the_weights_and_lr_the_basis(persona_shards, tiny_model_dir, tmp_path) -> None:
+    _train(persona_shards, tiny_model_dir, tmp_path / "run", steps=1, lr=1e-6, mixture_lr=0.5)
+    run = checkpoint.read_persona(tmp_path / "run")
+    initial = SoftPromptBasis(4, 3, 32)
+    initial.initialise(AutoModelForCausalLM.from_pretrained(tiny_model_dir).get_input_embeddings(),
+                       word_token_ids(AutoTokenizer.from_pretrained(tiny_model_dir)), PROMPT.init_seed)
+    assert (run.basis - initial.prompts.detach()).abs().max() < 1e-5  # one Adam step moves a value by about lr
+    assert run.mixture_logits.abs().max() > 0.4  # the characters in the batch moved by about mixture_lr
+    with pytest.raises(CorpusError, match="--mixture-lr"):
+        TrainConfig(mixture_lr=-1.0).validate()
+
+
 def test_fit_learns_only_the_new_characters_weights(pretrained_run, tmp_path) -> None:
     result = fit(pretrained_run, tmp_path / "fit", character="Dora Grey",
                  train_config=TrainConfig(steps=3, batch_size=2, shots=4, lr=0.1, device="cpu", objective="mix"))

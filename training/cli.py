@@ -32,7 +32,7 @@ def _opt(config_class: type, name: str, *flags: str):
 
 
 # TrainConfig fields that pretrain and fit both take as options (fit adds --shots).
-TRAIN_OPTIONS = ("objective", "kl_weight", "lr", "weight_decay", "steps", "batch_size", "grad_accumulation", "seed",
+TRAIN_OPTIONS = ("objective", "kl_weight", "lr", "mixture_lr", "weight_decay", "steps", "batch_size", "grad_accumulation", "seed",
                  "device", "checkpoint_every", "log_every", "speaker_weight", "speaker_rivals")
 
 
@@ -169,6 +169,8 @@ def evaluate(
     shards: Optional[Path] = typer.Option(None, help="shard folder (default: the one the run was trained on)"),
     split: Optional[str] = typer.Option(None, help="line split to score: test or validation (default: test)"),
     max_lines: Optional[int] = typer.Option(None, help="at most this many lines per character (default: 24; 0: all)"),
+    bias_lines: Optional[int] = typer.Option(None, help="validation lines per character that estimate each persona's "
+                                             "bias for the debiased speaker-ID (default: 8; 0: off)"),
     few_shot: bool = typer.Option(False, help="also fit the run's held-out characters at each --shots level"),
     shots: Optional[str] = typer.Option(None, help="few-shot levels, e.g. 0,8,32,128,all (the default)"),
     steps: int = _opt(TrainConfig, "steps"),
@@ -188,7 +190,8 @@ def evaluate(
     from training.config import parse_shots
     from training.evaluate import EvalConfig, evaluate_run
 
-    overrides = {"split": split, "max_lines": max_lines, "shots": parse_shots(shots) if shots else None}
+    overrides = {"split": split, "max_lines": max_lines, "bias_lines": bias_lines,
+                 "shots": parse_shots(shots) if shots else None}
     config = EvalConfig(**{k: v for k, v in overrides.items() if v is not None})
     train = TrainConfig(lr=lr, steps=steps, batch_size=batch_size, device=device)
     train.validate()
@@ -197,9 +200,11 @@ def evaluate(
     for row in report["methods"] + report.get("few_shot", []):
         sid = row["speaker_id"]
         label = row["method"] + (f" ({row['shots']} shots)" if "shots" in row else "")
+        debiased = row.get("speaker_id_debiased", {}).get("accuracy")
         console.print(f"{label}: NLL/token {row['nll_per_token']:.3f}, perplexity {row['perplexity']:.1f}, "
                       f"speaker-ID accuracy {sid.get('accuracy', float('nan')):.3f} "
-                      f"(chance {sid.get('chance_accuracy', float('nan')):.3f}), MRR {sid.get('mrr', float('nan')):.3f}")
+                      f"(chance {sid.get('chance_accuracy', float('nan')):.3f}), MRR {sid.get('mrr', float('nan')):.3f}"
+                      + (f", debiased {debiased:.3f}" if debiased is not None else ""))
     console.print(f"report -> {out}")
 
 

@@ -92,6 +92,9 @@ class TrainConfig:
     objective: Objective = help_field("nll", "nll: next-token loss; kl: match a teacher reading the sheet; mix: both")
     kl_weight: float = help_field(0.5, "weight of the KL term under --objective mix (NLL gets 1 - this)")
     lr: float = help_field(0.03, "AdamW learning rate")
+    mixture_lr: float = help_field(0.0, "learning rate of the mixture weights (0: --lr); pretraining's shared basis "
+                                   "keeps --lr while each character's K weights, updated only when its lines are "
+                                   "in the batch, may need a larger one to leave the uniform start")
     weight_decay: float = help_field(0.0, "AdamW weight decay")
     steps: int = help_field(200, "optimizer steps")
     batch_size: int = help_field(8, "examples per micro-batch")
@@ -113,8 +116,8 @@ class TrainConfig:
             raise CorpusError(f"--device must be auto, cuda or cpu, got {self.device!r}")
         if min(self.steps, self.batch_size, self.grad_accumulation, self.checkpoint_every, self.log_every) < 1:
             raise CorpusError("steps, batch size, accumulation, checkpoint and log intervals must be at least 1")
-        if self.lr <= 0 or not 0.0 <= self.kl_weight <= 1.0:
-            raise CorpusError("--lr must be positive and --kl-weight in [0, 1]")
+        if self.lr <= 0 or self.mixture_lr < 0 or not 0.0 <= self.kl_weight <= 1.0:
+            raise CorpusError("--lr must be positive, --mixture-lr non-negative and --kl-weight in [0, 1]")
         if self.shots is not None and self.shots < 0:
             raise CorpusError(f"--shots must be non-negative, got {self.shots}")
         if self.speaker_weight < 0 or self.speaker_rivals < 1:

@@ -277,8 +277,9 @@ def _train(
     accelerator = _accelerator(device)
     torch.manual_seed(config.seed)
     model = job.model
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.lr,
-                                  weight_decay=config.weight_decay)
+    groups = [{"params": [p for p in module.parameters() if p.requires_grad], "lr": lr}
+              for module, lr in ((model.basis, config.lr), (model.personas, config.mixture_lr or config.lr))]
+    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=config.lr, weight_decay=config.weight_decay)
     start = _restore(job, optimizer, out) if resume else 0
     lm_head = model.base.get_output_embeddings()
     per_step = config.grad_accumulation * accelerator.num_processes
