@@ -17,9 +17,10 @@ from training import checkpoint
 from training.config import DataConfig, SoftPromptConfig, TrainConfig, parse_shots
 from training.data import Example, TokenCache, load_corpus, token_budget
 from training.evaluate import (
-    BookLines, EvalConfig, NoPrompt, PersonaMixture, chance_levels, evaluate_method, evaluate_run, evaluate_scores,
-    heldout_lines, noprompt_scores, rank_metrics,
+    EvalConfig, NoPrompt, PersonaMixture, bias_lines, evaluate_method, evaluate_run, evaluate_scores, heldout_lines,
+    noprompt_scores,
 )
+from training.speaker_id import BiasLines, BookLines, chance_levels, persona_bias, rank_metrics
 from training.modeling import load_base_model, max_positions
 
 EXAMPLES = [Example((5, 6, 7), (8, 9), 0), Example((11,), (12, 13, 14, 15), 1), Example((3, 4, 5, 6, 7, 8), (9,), 1)]
@@ -62,6 +63,36 @@ def test_evaluate_scores_nll_speaker_id_and_normalisation() -> None:
     assert alone.speaker_id == {"lines": 0, "books": 0}  # one candidate: no speaker identification
 
 
+def test_debiased_speaker_id_subtracts_each_personas_bias() -> None:
+    book = BookLines("b", ["b:x", "b:y"], EXAMPLES[:2])
+    noprompt = [np.array([[-10.0], [-40.0]])]
+    scores = [np.array([[-8.0, -9.0], [-30.0, -31.0]])]  # gains per token: line 0 (1.0, 0.5), line 1 (2.5, 2.25)
+    report = evaluate_scores("m", [book], scores, noprompt, biases=[np.array([0.4, 0.0])])
+    assert report.speaker_id["accuracy"] == 0.5  # x's prompt helps every line most: it wins both
+    assert report.speaker_id_debiased["accuracy"] == 1.0  # minus x's bias of 0.4 nats/token, y wins line 1
+    assert evaluate_scores("m", [book], scores, noprompt).speaker_id_debiased is None
+
+
+class _GainScorer:
+    """Persona "b:x" gains 2 nats/token on speaker 0's lines and nothing on speaker 1's; "b:y" gains 1 everywhere."""
+
+    name = "gains"
+
+    def line_logprobs(self, examples, personas) -> torch.Tensor:
+        gains = [(2.0 if e.character_index == 0 else 0.0) if p == "b:x" else 1.0 for e, p in zip(examples, personas)]
+        return torch.tensor([-5.0 * len(e.target_ids) + g * len(e.target_ids) for e, g in zip(examples, gains)])
+
+
+def test_persona_bias_weighs_every_speaker_the_same() -> None:
+    lines = [Example((1,), (2, 3), 0), Example((1,), (2,), 0), Example((1,), (4, 5, 6), 0), Example((1,), (7,), 1)]
+    known = BookLines("b", ["b:x", "b:y"], lines)
+    bias = BiasLines({"b": known}, {"b": np.array([[-5.0 * len(e.target_ids)] for e in lines])})
+    # x: 2 on speaker 0 and 0 on speaker 1, so 1 with speakers weighing the same (1.5 with lines weighing the same)
+    assert persona_bias(_GainScorer(), known, bias).tolist() == pytest.approx([1.0, 1.0])
+    other = BookLines("c", ["c:z"], lines[:1])
+    assert persona_bias(_GainScorer(), other, bias).tolist() == [0.0]  # no bias lines of that book: no debiasing
+
+
 def test_prefix_scoring_matches_a_plain_forward_pass(tiny_model_dir: Path) -> None:
     model, tokenizer, _ = load_base_model(str(tiny_model_dir))
     scorer = NoPrompt(model, tokenizer.pad_token_id, batch_size=2)  # ragged batches, right padding
@@ -96,6 +127,14 @@ def test_identical_personas_score_exactly_chance(persona_shards: Path, pretraine
     assert report.speaker_id["accuracy"] == pytest.approx(report.speaker_id["chance_accuracy"])
     assert report.speaker_id["mrr"] == pytest.approx(report.speaker_id["chance_mrr"])
     assert report.speaker_id["lines"] == sum(len(b.examples) for b in books)
+    bias = bias_lines(model, tokenizer.pad_token_id, corpus, corpus.pretrain_ids, TokenCache(tokenizer), budget,
+                      EvalConfig(bias_lines=2))
+    assert bias.books and all(len(b.examples) <= 2 * len(b.candidates) for b in bias.books.values())
+    debiased = evaluate_method(PersonaMixture("uniform", model, [run], tokenizer.pad_token_id), books, base, bias=bias)
+    assert debiased.speaker_id_debiased["accuracy"] == pytest.approx(report.speaker_id["chance_accuracy"])
+    for off in (EvalConfig(bias_lines=0), EvalConfig(split="validation")):  # off, or the evaluated lines themselves
+        assert bias_lines(model, tokenizer.pad_token_id, corpus, corpus.pretrain_ids, TokenCache(tokenizer), budget,
+                          off).books == {}
 
 
 def test_evaluate_run_reports_methods_and_a_few_shot_curve(persona_shards: Path, tiny_model_dir: Path, tmp_path: Path) -> None:
@@ -111,6 +150,7 @@ def test_evaluate_run_reports_methods_and_a_few_shot_curve(persona_shards: Path,
     report = evaluate_run(run_dir, config=config, few_shot=True, train_config=TrainConfig(steps=2, batch_size=4, device="cpu"),
                           work_dir=tmp_path / "fits")
     assert [m["method"] for m in report["methods"]] == ["no prompt", "ours"]
+    assert all("accuracy" in m["speaker_id_debiased"] or not m["speaker_id"]["lines"] for m in report["methods"])
     assert [r["shots"] for r in report["few_shot"]] == ["0", "4", "all"]
     assert set(report["few_shot"][0]["per_character"]) == set(heldout)
     zero = report["few_shot"][0]
@@ -127,6 +167,8 @@ def test_parse_shots_and_config_errors() -> None:
             parse_shots(bad)
     with pytest.raises(CorpusError, match="--split"):
         EvalConfig(split="train").validate()
+    with pytest.raises(CorpusError, match="--bias-lines"):
+        EvalConfig(bias_lines=-1).validate()
 
 
 def test_cli_evaluate_writes_a_report_and_fails_in_one_line(pretrained_run: Path, tmp_path: Path,

@@ -1,9 +1,7 @@
 """Persona evaluation without an LLM judge: held-out NLL, speaker identification and few-shot curves.
 
 Every method is a `PersonaScorer`: it returns log p(line | context, persona c) for (line, persona) pairs.
-Speaker identification scores each held-out line under every candidate character of its book and ranks
-the candidates by that score minus the no-prompt score of the line, per token (a log-likelihood ratio; the
-subtraction does not change the ranking within a line, it makes scores comparable across lines).
+Speaker identification (training/speaker_id.py) ranks each held-out line's candidate characters by it.
 """
 
 from __future__ import annotations
@@ -11,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -25,10 +23,7 @@ from training.data import (
 from training.modeling import load_base_model, max_positions, resolve_device
 from training.objectives import target_logprobs
 from training.soft_prompt import PersonaPromptModel
-
-# Scores closer than this (nats/token) are ties: batches padded differently differ in the last float bits.
-TIE_DECIMALS = 4
-
+from training.speaker_id import BiasLines, BookLines, PersonaScorer, persona_bias, score_matrix, speaker_identification
 
 @dataclass
 class EvalConfig:
@@ -39,24 +34,17 @@ class EvalConfig:
     batch_size: int = help_field(16, "examples per scoring batch")
     min_candidates: int = help_field(2, "a book needs this many evaluated characters to take part in speaker identification")
     shots: tuple[Shots, ...] = help_field((0, 8, 32, 128, ALL_SHOTS), "few-shot levels (None: all training lines)")
+    bias_lines: int = help_field(8, "validation lines per character that estimate each persona's bias for the "
+                                 "debiased speaker identification (0: no debiasing)")
 
     def validate(self) -> None:
         """Raise CorpusError when a value is out of range."""
         if self.split not in ("test", "validation"):
             raise CorpusError(f"--split must be test or validation, got {self.split!r}")
-        if self.max_lines < 0 or self.batch_size < 1 or self.min_candidates < 2:
-            raise CorpusError("--max-lines must be >= 0, --batch-size >= 1 and --min-candidates >= 2")
+        if self.max_lines < 0 or self.batch_size < 1 or self.min_candidates < 2 or self.bias_lines < 0:
+            raise CorpusError("--max-lines and --bias-lines must be >= 0, --batch-size >= 1 and --min-candidates >= 2")
         if any(s is not None and s < 0 for s in self.shots):
             raise CorpusError("few-shot levels must be non-negative (or 'all')")
-
-
-class PersonaScorer(Protocol):
-    """A persona method as evaluation sees it."""
-
-    name: str
-
-    def line_logprobs(self, examples: Sequence[Example], personas: Sequence[str]) -> torch.Tensor:
-        """Summed log-probabilities [N] of each example's target tokens under persona `personas[i]`."""
 
 
 class PrefixScorer:
@@ -129,23 +117,6 @@ class PersonaMixture(PrefixScorer):
         return {cid: weights[i].tolist() for cid, i in self.index.items()}
 
 
-@dataclass
-class BookLines:
-    """Held-out lines of one book's evaluated characters; `character_index` of an example is its speaker's slot."""
-
-    book_id: str
-    candidates: list[str]
-    examples: list[Example]
-
-    @property
-    def speakers(self) -> np.ndarray:
-        return np.array([e.character_index for e in self.examples])
-
-    @property
-    def n_tokens(self) -> np.ndarray:
-        return np.array([len(e.target_ids) for e in self.examples], dtype=float)
-
-
 def heldout_lines(
     corpus: PersonaCorpus, character_ids: Sequence[str], cache: TokenCache, budget: TokenBudget, config: EvalConfig
 ) -> list[BookLines]:
@@ -164,29 +135,6 @@ def heldout_lines(
     return books
 
 
-def score_matrix(scorer: PersonaScorer, book: BookLines) -> np.ndarray:
-    """log p [lines, candidates] of every held-out line of the book under every candidate persona."""
-    pairs = [(e, c) for e in book.examples for c in book.candidates]
-    scores = scorer.line_logprobs([e for e, _ in pairs], [c for _, c in pairs])
-    return scores.numpy().reshape(len(book.examples), len(book.candidates))
-
-
-def rank_metrics(scores: np.ndarray, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per line: whether the gold candidate ranks first, and its reciprocal rank (ties broken at random, in expectation)."""
-    gold_score = scores[np.arange(len(gold)), gold][:, None]
-    better = (scores > gold_score).sum(axis=1)
-    tied = (scores == gold_score).sum(axis=1)
-    top = np.where(better == 0, 1.0 / tied, 0.0)
-    reciprocal = np.array([np.mean(1.0 / np.arange(b + 1, b + t + 1)) for b, t in zip(better, tied)])
-    return top, reciprocal
-
-
-def chance_levels(n_candidates: np.ndarray) -> tuple[float, float]:
-    """Expected accuracy and MRR of a random ranking over lines with `n_candidates` candidates each."""
-    harmonic = np.array([np.sum(1.0 / np.arange(1, n + 1)) for n in n_candidates])
-    return float(np.mean(1.0 / n_candidates)), float(np.mean(harmonic / n_candidates))
-
-
 @dataclass
 class MethodReport:
     """The figures of one method on one set of held-out lines."""
@@ -199,22 +147,20 @@ class MethodReport:
     per_character: dict[str, dict[str, float]]
     trainable_per_character: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    speaker_id_debiased: dict[str, float] | None = None  # ranked after subtracting each persona's bias
 
 
 def evaluate_scores(method: str, books: Sequence[BookLines], scores: Sequence[np.ndarray],
-                    noprompt: Sequence[np.ndarray], min_candidates: int = EvalConfig.min_candidates) -> MethodReport:
-    """NLL, perplexity and speaker identification from score matrices and the no-prompt scores."""
+                    noprompt: Sequence[np.ndarray], min_candidates: int = EvalConfig.min_candidates,
+                    biases: Sequence[np.ndarray] | None = None) -> MethodReport:
+    """NLL, perplexity and speaker identification from score matrices and the no-prompt scores; with `biases`
+    (a [candidates] vector per book, see `persona_bias`) the debiased speaker identification too."""
     own_logp, own_tokens, gains, speakers = [], [], [], []
-    top, reciprocal, n_candidates = [], [], []
     for book, matrix, base in zip(books, scores, noprompt):
         gold, tokens = book.speakers, book.n_tokens
         own = matrix[np.arange(len(gold)), gold]
         own_logp.append(own), own_tokens.append(tokens), gains.append((own - base[:, 0]) / tokens)
         speakers.extend(book.candidates[g] for g in gold)
-        if len(book.candidates) >= min_candidates:
-            normalised = np.round((matrix - base) / tokens[:, None], TIE_DECIMALS)
-            t, r = rank_metrics(normalised, gold)
-            top.append(t), reciprocal.append(r), n_candidates.append(np.full(len(gold), len(book.candidates)))
     logp, tokens, gain = np.concatenate(own_logp), np.concatenate(own_tokens), np.concatenate(gains)
     nll = float(-logp.sum() / tokens.sum())
     per_character = {}
@@ -222,20 +168,34 @@ def evaluate_scores(method: str, books: Sequence[BookLines], scores: Sequence[np
         rows = np.array([s == cid for s in speakers])
         char_nll = float(-logp[rows].sum() / tokens[rows].sum())
         per_character[cid] = {"lines": int(rows.sum()), "nll_per_token": char_nll, "perplexity": math.exp(char_nll)}
-    speaker_id: dict[str, float] = {"lines": 0, "books": len(top)}
-    if top:
-        t, r, n = np.concatenate(top), np.concatenate(reciprocal), np.concatenate(n_candidates)
-        chance_acc, chance_mrr = chance_levels(n)
-        speaker_id = {"accuracy": float(t.mean()), "mrr": float(r.mean()), "chance_accuracy": chance_acc,
-                      "chance_mrr": chance_mrr, "lines": int(len(t)), "books": len(top),
-                      "mean_candidates": float(n.mean())}
-    return MethodReport(method, nll, math.exp(nll), float(gain.mean()), speaker_id, per_character)
+    report = MethodReport(method, nll, math.exp(nll), float(gain.mean()),
+                          speaker_identification(books, scores, noprompt, min_candidates), per_character)
+    if biases is not None:
+        report.speaker_id_debiased = speaker_identification(books, scores, noprompt, min_candidates, biases)
+    return report
+
+
+def bias_lines(model: torch.nn.Module, pad_id: int, corpus: PersonaCorpus, character_ids: Sequence[str],
+               cache: TokenCache, budget: TokenBudget, config: EvalConfig = EvalConfig()) -> BiasLines:
+    """Up to `config.bias_lines` validation lines of each character (none with 0, without validation lines, or
+    when the validation lines are the ones evaluated)."""
+    if not config.bias_lines or config.split == "validation":
+        return BiasLines({}, {})
+    try:
+        books = heldout_lines(corpus, character_ids, cache, budget, EvalConfig(split="validation", max_lines=config.bias_lines))
+    except CorpusError:  # no validation lines at all
+        return BiasLines({}, {})
+    scores = noprompt_scores(model, pad_id, books, config.batch_size)
+    return BiasLines({b.book_id: b for b in books}, {b.book_id: s for b, s in zip(books, scores)})
 
 
 def evaluate_method(scorer: PersonaScorer, books: Sequence[BookLines], noprompt: Sequence[np.ndarray],
-                    config: EvalConfig = EvalConfig()) -> MethodReport:
-    """Score every held-out line under every candidate persona with `scorer` and report the figures."""
-    return evaluate_scores(scorer.name, books, [score_matrix(scorer, b) for b in books], noprompt, config.min_candidates)
+                    config: EvalConfig = EvalConfig(), bias: BiasLines | None = None) -> MethodReport:
+    """Score every held-out line under every candidate persona with `scorer` and report the figures (the
+    debiased speaker identification too when given `bias` lines)."""
+    scores = [score_matrix(scorer, b) for b in books]
+    biases = None if bias is None else [persona_bias(scorer, b, bias) for b in books]
+    return evaluate_scores(scorer.name, books, scores, noprompt, config.min_candidates, biases)
 
 
 def noprompt_scores(model: torch.nn.Module, pad_id: int, books: Sequence[BookLines], batch_size: int) -> list[np.ndarray]:
@@ -248,7 +208,8 @@ def noprompt_report(books: Sequence[BookLines], noprompt: Sequence[np.ndarray],
                     config: EvalConfig = EvalConfig()) -> MethodReport:
     """The no-prompt method's report from its scores: every candidate gets the same one (all ties), no rescoring."""
     matrices = [np.repeat(base, len(book.candidates), axis=1) for book, base in zip(books, noprompt)]
-    report = evaluate_scores("no prompt", books, matrices, noprompt, config.min_candidates)
+    biases = [np.zeros(len(book.candidates)) for book in books]  # one score for every persona: nothing to debias
+    report = evaluate_scores("no prompt", books, matrices, noprompt, config.min_candidates, biases)
     report.trainable_per_character = 0
     return report
 
@@ -264,6 +225,7 @@ def few_shot_curve(
     make_scorer: Callable[[list[checkpoint.PersonaRun]], PersonaScorer],
     work_dir: Path,
     config: EvalConfig = EvalConfig(),
+    bias: BiasLines | None = None,
 ) -> list[MethodReport]:
     """One report per few-shot level: every evaluated character fitted with that many lines, then scored.
 
@@ -273,7 +235,7 @@ def few_shot_curve(
     for shots in config.shots:
         level_dir = Path(work_dir) / f"shots-{shots_label(shots)}"
         runs = [fit_book(book.candidates, shots, level_dir / book.book_id.replace(":", "__")) for book in books]
-        report = evaluate_method(make_scorer(runs), books, noprompt, config)
+        report = evaluate_method(make_scorer(runs), books, noprompt, config, bias)
         report.method, report.extra = name, {"shots": shots_label(shots),
                                              "lines_used": {c: n for r in runs for c, n in r.meta["shots"].items()}}
         reports.append(report)
@@ -298,6 +260,7 @@ def report_dict(report: MethodReport) -> dict[str, Any]:
     return {"method": report.method, "nll_per_token": report.nll_per_token, "perplexity": report.perplexity,
             "gain_nats_per_token": report.gain_nats_per_token, "speaker_id": report.speaker_id,
             "trainable_per_character": report.trainable_per_character, "per_character": report.per_character,
+            **({"speaker_id_debiased": report.speaker_id_debiased} if report.speaker_id_debiased else {}),
             **report.extra}
 
 
@@ -333,7 +296,8 @@ def evaluate_run(
     books = heldout_lines(corpus, characters, cache, budget, config)
     base_scores = noprompt_scores(base, pad, books, config.batch_size)
     ours = PersonaMixture("ours", base, [run], pad, config.batch_size)
-    reports = [noprompt_report(books, base_scores, config), evaluate_method(ours, books, base_scores, config)]
+    bias = bias_lines(base, pad, corpus, characters, cache, budget, config)
+    reports = [noprompt_report(books, base_scores, config), evaluate_method(ours, books, base_scores, config, bias)]
     reports[1].trainable_per_character = ours.k
     result: dict[str, Any] = {"run": str(Path(run_dir).resolve()), "shards": str(shards.resolve()),
                               "split": config.split, "methods": [report_dict(r) for r in reports]}
@@ -343,10 +307,11 @@ def evaluate_run(
             raise CorpusError(f"{run_dir} held out no characters to fit; pretrain with --heldout-fraction above 0")
         held_books = heldout_lines(corpus, heldout, cache, budget, config)
         held_base = noprompt_scores(base, pad, held_books, config.batch_size)
+        held_bias = bias_lines(base, pad, corpus, heldout, cache, budget, config)
         fit_book = trainer_fit_function(Path(run_dir), shards, data_config, train_config, model_ref)
         curve = few_shot_curve("ours", fit_book, held_books, held_base,
                                lambda runs: PersonaMixture("ours", base, [run, *runs], pad, config.batch_size),
-                               Path(work_dir or Path(run_dir) / "few-shot"), config)
+                               Path(work_dir or Path(run_dir) / "few-shot"), config, held_bias)
         result["few_shot"] = [report_dict(r) for r in curve]
     cache.save()
     return result
