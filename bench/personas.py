@@ -31,6 +31,7 @@ import numpy as np
 
 from corpus.errors import CorpusError
 from corpus.shards import parquet
+from personas_profiles import PROFILES, SOURCES, Profile
 from personas_report import markdown, write_results
 from personas_shards import build_attributed_shards, build_gold_shards, without_spans
 from training import checkpoint, trainer
@@ -40,67 +41,16 @@ from training.data import (
     PersonaCorpus, TokenCache, character_sheet, encode_examples, load_corpus, sheet_ids, token_budget,
 )
 from training.evaluate import (
-    BookLines, EvalConfig, MethodReport, PersonaMixture, evaluate_method, few_shot_curve,
-    heldout_lines, noprompt_report, noprompt_scores, report_dict, trainer_fit_function,
+    EvalConfig, MethodReport, PersonaMixture, bias_lines, evaluate_method, few_shot_curve, heldout_lines,
+    noprompt_report, noprompt_scores, report_dict, trainer_fit_function,
 )
 from training.modeling import load_base_model, max_positions, resolve_device
+from training.speaker_id import BiasLines, BookLines
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("gold", "attributed")
 OURS = "ours"
-CURVE_METHODS = ("ours-nll", "prompt-tuning", "lora")
 SHOTS_ALL = shots_label(ALL_SHOTS)
 
-
-@dataclass(frozen=True)
-class Profile:
-    """One experiment size; the default must finish on 2 CPU cores within an hour."""
-
-    pretrain_books: tuple[str, ...]
-    eval_books: tuple[str, ...]
-    characters_per_book: int  # the evaluated characters of a book: its most talkative ones
-    min_lines: int
-    max_test_lines: int
-    context_tokens: int
-    k: int
-    length: int
-    pretrain_steps: int
-    fit_steps: int
-    batch_size: int
-    shots: tuple[Shots, ...]
-    curve_methods: tuple[str, ...]
-    objectives: tuple[str, ...] = ("nll", "kl", "mix")  # "+speaker": with the speaker cross-entropy term
-    ablations: tuple[tuple[int, int], ...] = ((4, 20), (64, 20), (16, 5))  # (K, L), on gold shards only
-    curve_sources: tuple[str, ...] = ("gold",)  # few-shot curves cost most: only on these shard sources
-    pretrain_lr: float = 0.03
-    fit_lr: float = 0.2
-    baselines: tuple[str, ...] = ("prompt-tuning", "lora")
-    main_shots: Shots = ALL_SHOTS  # lines per character our method fits on in the main comparison
-    speaker_weight: float = 1.0  # weight of the speaker term in the "+speaker" objectives
-    hard_prompt: bool = True
-
-
-AUSTEN = ("SenseAndSensibility", "MansfieldPark", "NorthangerAbbey", "Persuasion")
-PROFILES = {
-    "quick": Profile(("Persuasion", "NorthangerAbbey"), ("PrideAndPrejudice",), 3, 40, 6, 64, 8, 10,
-                     12, 4, 8, (0, 8, ALL_SHOTS), ("ours-nll",), ("nll", "kl"), ((4, 10),)),
-    "default": Profile(AUSTEN + ("AnneOfGreenGables", "ARoomWithAView", "TheSignOfTheFour"),
-                       ("PrideAndPrejudice", "NightAndDay"), 4, 40, 16, 64, 16, 20,
-                       100, 12, 8, (0, 8, 32, ALL_SHOTS), ("ours-nll", "prompt-tuning")),
-    "gpu": Profile(AUSTEN + ("AnneOfGreenGables", "ARoomWithAView", "TheSignOfTheFour", "AHandfulOfDust",
-                             "APassageToIndia", "OliverTwist", "TheAwakening", "DaisyMiller", "TheInvisibleMan",
-                             "AlicesAdventuresInWonderland"),
-                   ("PrideAndPrejudice", "NightAndDay", "TheSunAlsoRises", "WhereAngelsFearToTread"), 6, 40, 48,
-                   128, 32, 20, 1500, 100, 16, (0, 8, 32, 128, ALL_SHOTS), CURVE_METHODS,
-                   curve_sources=SOURCES, ablations=((4, 20), (16, 20), (64, 20), (32, 5))),
-    # Gemma 3 270M on 2 CPU cores (15 s of CPU per training step of 8 examples on one free thread; 35-110 s
-    # of wall time on busy cores): the target comparison only — Pride and Prejudice's top 4 speakers, ours at
-    # 32 lines with and without the speaker term, against the hard prompt and PEFT prompt tuning on all
-    # lines; short contexts and few steps kept it to 66 minutes on busy cores.
-    "gemma-cpu": Profile(("Persuasion", "NorthangerAbbey", "SenseAndSensibility"), ("PrideAndPrejudice",), 4, 40,
-                         12, 48, 16, 10, 16, 6, 8, (32,), (), ("nll+speaker", "nll"), (), (), baselines=("prompt-tuning",),
-                         main_shots=32),
-}
 
 
 @dataclass
@@ -118,18 +68,22 @@ class Experiment:
     characters: list[str] | None = None
     books: list[BookLines] | None = None
     noprompt: list[np.ndarray] | None = None
+    bias: BiasLines | None = None  # gold validation lines of the evaluated characters (debiased speaker-ID)
     timings: dict[str, float] | None = None
 
     def data_config(self, books: tuple[str, ...]) -> DataConfig:
         return DataConfig(min_lines=self.profile.min_lines, books=books, heldout_fraction=0.0,
                           context_tokens=self.profile.context_tokens, token_cache=str(self.work.parent / "tokens"))
 
-    def train_config(self, steps: int, lr: float, objective: str = "nll") -> TrainConfig:
-        """`objective` is nll, kl or mix, with "+speaker" for the speaker cross-entropy term."""
+    def train_config(self, steps: int, lr: float, objective: str = "nll", rivals: int | None = None,
+                     mixture_lr: float = 0.0) -> TrainConfig:
+        """`objective` is nll, kl or mix, with "+speaker" for the speaker cross-entropy term against `rivals`
+        characters of the line's book (default: the profile's `speaker_rivals`)."""
         base, _, speaker = objective.partition("+")
-        return TrainConfig(objective=base, lr=lr, steps=steps, batch_size=self.profile.batch_size,
+        return TrainConfig(objective=base, lr=lr, mixture_lr=mixture_lr, steps=steps, batch_size=self.profile.batch_size,
                            device=self.device, checkpoint_every=steps, log_every=1,
-                           speaker_weight=self.profile.speaker_weight if speaker else 0.0)
+                           speaker_weight=self.profile.speaker_weight if speaker else 0.0,
+                           speaker_rivals=rivals or self.profile.speaker_rivals)
 
     def timed(self, label: str, work: Callable[[], Any]) -> Any:
         began = time.perf_counter()
@@ -180,7 +134,9 @@ def pretrain_basis(exp: Experiment, source_shards: Path, k: int, length: int) ->
         shutil.rmtree(out, ignore_errors=True)
         trainer.pretrain(source_shards, exp.model_ref, out, exp.data_config(exp.profile.pretrain_books),
                          SoftPromptConfig(k=k, length=length),
-                         exp.train_config(exp.profile.pretrain_steps, exp.profile.pretrain_lr))
+                         exp.train_config(exp.profile.pretrain_steps, exp.profile.pretrain_lr,
+                                          exp.profile.pretrain_objective, exp.profile.pretrain_rivals,
+                                          exp.profile.pretrain_mixture_lr))
     return out
 
 
@@ -195,7 +151,7 @@ def ours_reports(exp: Experiment, source_shards: Path, basis: Path, label: str, 
                                     exp.train_config(steps, exp.profile.fit_lr, objective), exp.model_ref)
     pad = exp.tokenizer.pad_token_id
     reports = few_shot_curve(label, fit_book, exp.books, exp.noprompt, lambda runs: PersonaMixture(label, exp.base, runs, pad),
-                             basis.parent / f"fit-{basis.name}-{objective}", EvalConfig(shots=shots_levels))
+                             basis.parent / f"fit-{basis.name}-{objective}", EvalConfig(shots=shots_levels), exp.bias)
     k = checkpoint.read_persona(basis)
     for report in reports:
         report.trainable_per_character = k.prompt_config.k
@@ -216,7 +172,7 @@ def baseline_reports(exp: Experiment, corpus: PersonaCorpus, method: str,
         for cid in exp.characters:
             lines = corpus.split(cid, "train")[: shots]
             scorer.fit(cid, encode_examples(lines, {cid: 0}, cache, budget), train)
-        report = evaluate_method(scorer, exp.books, exp.noprompt)
+        report = evaluate_method(scorer, exp.books, exp.noprompt, bias=exp.bias)
         report.trainable_per_character = scorer.trainable_per_character()
         report.extra = {"shots": shots_label(shots)}
         reports.append(report)
@@ -232,7 +188,7 @@ def hard_prompt_report(exp: Experiment, corpus: PersonaCorpus) -> MethodReport:
              for cid in exp.characters]
     sheets = dict(zip(exp.characters, sheet_ids(cache, texts, config.sheet_tokens)))
     scorer = HardPrompt(exp.base, sheets, exp.tokenizer.pad_token_id, lead=len(cache.lead))
-    report = evaluate_method(scorer, exp.books, exp.noprompt)
+    report = evaluate_method(scorer, exp.books, exp.noprompt, bias=exp.bias)
     report.trainable_per_character, report.extra = 0, {"shots": SHOTS_ALL}
     return report
 
@@ -329,6 +285,7 @@ def run(profile_name: str, pdnc: Path, model_ref: str, out: Path, sources: tuple
     cache = TokenCache(exp.tokenizer, exp.work.parent / "tokens")
     exp.books = heldout_lines(exp.gold, exp.characters, cache, budget, EvalConfig(max_lines=profile.max_test_lines))
     exp.noprompt = noprompt_scores(exp.base, exp.tokenizer.pad_token_id, exp.books, EvalConfig.batch_size)
+    exp.bias = bias_lines(exp.base, exp.tokenizer.pad_token_id, exp.gold, exp.characters, cache, budget)
     noprompt = noprompt_report(exp.books, exp.noprompt)
     results: dict[str, Any] = {"profile_name": profile_name, "profile": asdict(profile), "model": exp.model_ref,
                                "device": exp.device, "characters": exp.characters,

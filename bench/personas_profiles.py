@@ -1,0 +1,71 @@
+"""The experiment sizes of bench/personas.py: which books, characters, lengths and steps each profile runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from training.config import ALL_SHOTS, Shots
+
+SOURCES = ("gold", "attributed")
+CURVE_METHODS = ("ours-nll", "prompt-tuning", "lora")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One experiment size; the default must finish on 2 CPU cores within an hour."""
+
+    pretrain_books: tuple[str, ...]
+    eval_books: tuple[str, ...]
+    characters_per_book: int  # the evaluated characters of a book: its most talkative ones
+    min_lines: int
+    max_test_lines: int
+    context_tokens: int
+    k: int
+    length: int
+    pretrain_steps: int
+    fit_steps: int
+    batch_size: int
+    shots: tuple[Shots, ...]
+    curve_methods: tuple[str, ...]
+    objectives: tuple[str, ...] = ("nll", "kl", "mix")  # "+speaker": with the speaker cross-entropy term
+    ablations: tuple[tuple[int, int], ...] = ((4, 20), (64, 20), (16, 5))  # (K, L), on gold shards only
+    curve_sources: tuple[str, ...] = ("gold",)  # few-shot curves cost most: only on these shard sources
+    pretrain_lr: float = 0.03
+    pretrain_mixture_lr: float = 0.0  # of the pretraining characters' mixture weights (0: pretrain_lr)
+    fit_lr: float = 0.2
+    baselines: tuple[str, ...] = ("prompt-tuning", "lora")
+    main_shots: Shots = ALL_SHOTS  # lines per character our method fits on in the main comparison
+    speaker_weight: float = 1.0  # weight of the speaker term in the "+speaker" objectives
+    speaker_rivals: int = 3  # rivals per line of the speaker term when fitting (a pass each)
+    pretrain_objective: str = "nll"  # of the basis pretraining, "+speaker" as in `objectives`
+    pretrain_rivals: int = 1  # rivals per line of the speaker term in pretraining
+    hard_prompt: bool = True
+
+
+AUSTEN = ("SenseAndSensibility", "MansfieldPark", "NorthangerAbbey", "Persuasion")
+PROFILES = {
+    "quick": Profile(("Persuasion", "NorthangerAbbey"), ("PrideAndPrejudice",), 3, 40, 6, 64, 8, 10,
+                     12, 4, 8, (0, 8, ALL_SHOTS), ("ours-nll",), ("nll", "kl"), ((4, 10),)),
+    "default": Profile(AUSTEN + ("AnneOfGreenGables", "ARoomWithAView", "TheSignOfTheFour"),
+                       ("PrideAndPrejudice", "NightAndDay"), 4, 40, 16, 64, 16, 20,
+                       100, 12, 8, (0, 8, 32, ALL_SHOTS), ("ours-nll", "prompt-tuning")),
+    "gpu": Profile(AUSTEN + ("AnneOfGreenGables", "ARoomWithAView", "TheSignOfTheFour", "AHandfulOfDust",
+                             "APassageToIndia", "OliverTwist", "TheAwakening", "DaisyMiller", "TheInvisibleMan",
+                             "AlicesAdventuresInWonderland"),
+                   ("PrideAndPrejudice", "NightAndDay", "TheSunAlsoRises", "WhereAngelsFearToTread"), 6, 40, 48,
+                   128, 32, 20, 1500, 100, 16, (0, 8, 32, 128, ALL_SHOTS), CURVE_METHODS,
+                   curve_sources=SOURCES, ablations=((4, 20), (16, 20), (64, 20), (32, 5))),
+    # Gemma 3 270M on 2 CPU cores (15 s of CPU per training step of 8 examples on one free thread; 35-110 s
+    # of wall time on busy cores): the target comparison only — Pride and Prejudice's top 4 speakers, ours at
+    # 32 lines with and without the speaker term, against the hard prompt and PEFT prompt tuning on all
+    # lines; short contexts and few steps kept it to 66 minutes on busy cores.
+    "gemma-cpu": Profile(("Persuasion", "NorthangerAbbey", "SenseAndSensibility"), ("PrideAndPrejudice",), 4, 40,
+                         12, 48, 16, 10, 16, 6, 8, (32,), (), ("nll+speaker", "nll"), (), (), baselines=("prompt-tuning",),
+                         main_shots=32),
+    # The same comparison with a basis pretrained ten times longer, with the speaker term and a mixture learning
+    # rate as large as the fit's, on the characters of the four other Austen novels (gemma-cpu's basis, 16 steps
+    # of NLL alone at 0.03, left every pretraining character near the uniform mixture); one thread, ~90 minutes.
+    "gemma-cpu-speaker": Profile(AUSTEN, ("PrideAndPrejudice",), 4, 40, 12, 48, 16, 10, 150, 6, 8, (32,), (),
+                                 ("nll+speaker", "nll"), (), (), baselines=("prompt-tuning",), main_shots=32,
+                                 pretrain_objective="nll+speaker", pretrain_mixture_lr=0.2),
+}
