@@ -25,6 +25,7 @@ from training.objectives import target_logprobs
 from training.soft_prompt import PersonaPromptModel
 from training.speaker_id import BiasLines, BookLines, PersonaScorer, persona_bias, score_matrix, speaker_identification
 
+
 @dataclass
 class EvalConfig:
     """What is evaluated and how."""
