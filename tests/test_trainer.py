@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from training.config import DataConfig, SoftPromptConfig, TrainConfig
 from training.evaluate import EvalConfig, evaluate_run
 from training.modeling import load_base_model, resolve_device
 from training.soft_prompt import SoftPromptBasis, word_token_ids
-from training.trainer import fit, pretrain
+from training.trainer import fit, pretrain, untouched_rows_kept
 from tests.training_fixtures import persona_shards, pretrained_run  # noqa: F401
 
 DATA = DataConfig(heldout_fraction=0.0, context_tokens=16, utterance_tokens=16, sheet_tokens=32)
@@ -65,6 +66,22 @@ def test_mixture_lr_moves_the_weights_and_lr_the_basis(persona_shards, tiny_mode
     assert run.mixture_logits.abs().max() > 0.4  # the characters in the batch moved by about mixture_lr
     with pytest.raises(CorpusError, match="--mixture-lr"):
         TrainConfig(mixture_lr=-1.0).validate()
+
+
+def test_characters_in_no_batch_keep_their_weights() -> None:
+    def two_steps(keep: bool) -> torch.Tensor:
+        logits = torch.nn.Parameter(torch.zeros(3, 2))
+        optimizer = torch.optim.AdamW([logits], lr=0.1, weight_decay=0.0)
+        for grad in (torch.ones(3, 2), torch.tensor([[1.0, -1.0], [0.0, 0.0], [0.0, 0.0]])):
+            logits.grad = grad
+            with untouched_rows_kept(logits) if keep else contextlib.nullcontext():
+                optimizer.step()
+        return logits.detach()
+
+    kept, dense = two_steps(True), two_steps(False)
+    assert torch.allclose(kept[1:], torch.full((2, 2), -0.1), atol=1e-6)  # moved by the first step only
+    assert (dense[1:] - kept[1:]).abs().min() > 0.05  # plain Adam moves them again on momentum alone
+    assert torch.equal(kept[0], dense[0])
 
 
 def test_fit_learns_only_the_new_characters_weights(pretrained_run, tmp_path) -> None:

@@ -9,7 +9,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 from accelerate import Accelerator
@@ -257,9 +257,25 @@ def _optimizer_step(accelerator: Accelerator, wrapped, lm_head, optimizer, batch
         stats.tokens += batch.n_tokens * accelerator.num_processes
         for name, value in parts.items():
             stats.parts[name] = stats.parts.get(name, 0.0) + value / accumulation
-    optimizer.step()
+    with untouched_rows_kept(job.model.personas.mixture_logits):
+        optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     return stats
+
+
+@contextlib.contextmanager
+def untouched_rows_kept(logits: torch.nn.Parameter) -> Iterator[None]:
+    """Around an optimizer step: rows of the mixture logits with no gradient (characters in no batch of the
+    step, as line or rival, on any process) keep their values. Adam's stale momentum would otherwise keep
+    moving a character for steps after its last lines, far more than its lines moved it (lazy Adam)."""
+    if logits.grad is None:
+        yield
+        return
+    idle = logits.grad.abs().sum(dim=1) == 0
+    kept = logits.detach()[idle].clone()
+    yield
+    with torch.no_grad():
+        logits[idle] = kept
 
 
 def _accelerator(device: str) -> Accelerator:
