@@ -5,8 +5,9 @@ Starting from the cast our discovery finds for a novel, `perturb_cast` injects t
 per novel and decided only from the cast's own names, genders and mention counts (never from the
 text): (a) family merges: a family's standalone name ("Mr. Harrow", "Mrs. Harrow", bare "Harrow")
 moved, with its whole cluster when it is the cluster's main name, into another member of the family
-whose given name is known (the father's surname given to the son, the elder brother's "Mr. X" to his
-sister); (b) splits: a shorter form of a character's name (a one-word given name or diminutive, or a
+whose given name is known, where the move is surely wrong: the name's owner has a given name of its
+own, or the two differ in gender (the father's surname given to the son, the elder brother's "Mr. X"
+to his sister; a lone "Miss X" may be the known Jane X herself and is left alone); (b) splits: a shorter form of a character's name (a one-word given name or diminutive, or a
 titled surname such as "Mrs. Vale") cut off into a character of its own; (c) false characters: a
 few capitalised abstractions and exclamations (FALSE_NAMES) added as characters. The bench then
 attributes with the perturbed cast and scores it as it scores the discovered cast (map_cast).

@@ -176,7 +176,7 @@ def test_ranker_learns_the_informative_feature_and_reranks(nlp):
     assert [a.speaker for a in book.attributions] == ["elizabeth-bennet", "mr-darcy", "elizabeth-bennet", "mr-darcy"]
     assert book.attributions[2].method in ("ranker", "ranker-parity")
     signals = book.attributions[2].signals
-    assert set(signals) == set(SIGNALS)
+    assert set(signals) == set(SIGNALS) | {"cast_both_sexes"} and signals["cast_both_sexes"] == 0.0  # a clean cast
     assert signals["speaker_share"] == pytest.approx(0.5)  # one of the two named tags is Elizabeth's
     assert signals["margin"] > 0  # the chosen speaker leads the runner-up
     candidates = np.exp(signals["candidates"])  # the log of a count of at least the two speakers
