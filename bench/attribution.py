@@ -3,7 +3,7 @@ precision-coverage over confidence, addressee P/R/F1, and speed; prints a table 
 
     python bench/attribution.py --pdnc ../shared/pdnc --json out.json [--split tuning|unseen|all]
         [--novels PrideAndPrejudice ...] [--cast discovered|gold|both] [--cache /tmp/attribution-core/parses]
-        [--write-calibration]
+        [--write-calibration [PATH]] [--perturb-cast [--perturb-seed N] [--perturb-counts M S F]]
 
 Split. UNSEEN_NOVELS are six PDNC novels whose text and errors are never read while rules are
 written: a rule is judged on them at the end of a change, and their figures are what to expect on a
@@ -35,7 +35,17 @@ addressees mapped like speakers (PDNC addressees that are no character of charac
 Confidence. Reported figures use leave-novels-out calibration: novels are split into folds and each
 fold's confidences (per-rule accuracies, and the logistic regression on the ranker's signals) are
 fitted on the other folds only. --write-calibration fits it on all given novels (end to end,
-discovered cast: the setting users run) and writes corpus/attribution/calibration.json.
+discovered cast: the setting users run) and writes corpus/attribution/calibration.json (or PATH).
+
+Cast stress (--perturb-cast, with the discovered cast end to end): each novel is also attributed with
+its discovered cast perturbed by bench/cast_stress.py (family merges, splits, false characters: the
+error classes an independent check found), setting end-to-end/perturbed, scored as the discovered
+cast. A second table compares calibrations with and without the cast evidence
+(corpus/attribution/cast_evidence.py), fitted leave-novels-out on the tuning novels' clean and
+perturbed decisions and on all tuning novels for the unseen ones: accuracy, coverage at precision
+0.95, the precision-coverage curve, and the precision and coverage of the decisions at or above the
+confidence that gives precision 0.95 on the clean tuning novels. With --write-calibration the fit
+takes the perturbed decisions too.
 
 Tokens for speed are whitespace-separated words of the novel text; speed includes spaCy parsing, and
 its peer, run in the same process, is the same attribution with the spaCy pipeline as published.
@@ -53,8 +63,9 @@ from attribution_scores import (
     NovelResult, cast_metrics, folds_of, map_cast, method_table, outcomes_for, print_table, rate, recalibrate,
     span_scores, span_summary, summarise,
 )
+from cast_stress import CLEAN, PERTURBED, PerturbConfig, perturb_cast, print_stress, stress_report
 from corpus.attribution import AttributionConfig, attribute_book
-from corpus.attribution.calibration import Calibration
+from corpus.attribution.calibration import CALIBRATION_FILE, Calibration
 from corpus.attribution.nlp import load_nlp, parse_paragraphs
 from corpus.attribution.quotes import paragraph_spans
 from corpus.attribution.ranker import Ranker
@@ -93,7 +104,8 @@ def load_docs(novel: PdncNovel, folder: Path, cache: Path | None, nlp_name: str)
 
 
 def run_novel(folder: Path, casts: list[str], cache: Path | None, config: AttributionConfig,
-              ranker: Ranker | None, spans: tuple[str, ...] = ("gold-spans", "end-to-end")) -> tuple[NovelResult, dict]:
+              ranker: Ranker | None, spans: tuple[str, ...] = ("gold-spans", "end-to-end"),
+              perturb: PerturbConfig | None = None) -> tuple[NovelResult, dict]:
     novel = read_novel(folder)
     docs, parse_seconds = load_docs(novel, folder, cache, config.spacy_model)
     result = NovelResult(folder.name, len(novel.text.split()))
@@ -111,8 +123,21 @@ def run_novel(folder: Path, casts: list[str], cache: Path | None, config: Attrib
             result.outcomes[f"{spans_mode}/{cast_mode}"] = outcomes_for(novel, book, mapping)
             result.mapped[f"{spans_mode}/{cast_mode}"] = set(mapping if mapping is not None else
                                                               (c.slug for c in book.characters))
+            if perturb is not None and f"{spans_mode}/{cast_mode}" == CLEAN:
+                run_perturbed(novel, book.characters, docs, config, ranker, perturb, result)
     seconds = (time.perf_counter() - start) / (len(spans) * len(casts))
     return result, {"parse_seconds": parse_seconds, "attribute_seconds": seconds}
+
+
+def run_perturbed(novel: PdncNovel, cast: list, docs: list, config: AttributionConfig, ranker: Ranker | None,
+                  perturb: PerturbConfig, result: NovelResult) -> None:
+    """Setting PERTURBED: end to end with the discovered `cast` perturbed (see cast_stress)."""
+    perturbed = perturb_cast(cast, novel.name, perturb)
+    book = attribute_book(novel.text, config, cast=perturbed.cast, docs=docs, ranker=ranker)
+    mapping = map_cast(book.characters, novel)
+    result.outcomes[PERTURBED] = outcomes_for(novel, book, mapping)
+    result.mapped[PERTURBED] = set(mapping)
+    result.perturbations = perturbed.changes
 
 
 def _copy(character):
@@ -178,7 +203,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--folds", type=int, default=FOLDS, help="leave-novels-out calibration folds")
     parser.add_argument("--speed-novel", default="PrideAndPrejudice", help="novel timed end to end ('' to skip)")
     parser.add_argument("--speed-processes", type=int, default=1, help="spaCy processes for the speed run")
-    parser.add_argument("--write-calibration", action="store_true", help="fit and write the bundled calibration")
+    parser.add_argument("--write-calibration", nargs="?", type=Path, const=CALIBRATION_FILE, metavar="PATH",
+                        help="fit and write the calibration (default path: the bundled one)")
+    parser.add_argument("--perturb-cast", action="store_true",
+                        help="also attribute end to end with the discovered cast perturbed (bench/cast_stress.py) "
+                             "and compare calibrations with and without the cast evidence on it")
+    parser.add_argument("--perturb-seed", type=int, default=0, help="seed of the cast perturbation")
+    parser.add_argument("--perturb-counts", type=int, nargs=3, default=(2, 2, 3), metavar=("MERGES", "SPLITS", "FALSE"),
+                        help="per novel: family merges, splits and false characters")
     parser.add_argument("--ranker", choices=("lno", "bundled", "none"), default="lno",
                         help="lno: per fold, a ranker trained on the other folds' novels; bundled: ranker.json")
     parser.add_argument("--ranker-file", type=Path,
@@ -211,10 +243,11 @@ def run_novels(args: argparse.Namespace, folders: list[Path], casts: list[str],
         rankers = dict.fromkeys((f.name for f in folders), Ranker.load(args.ranker_file))
     if args.ranker == "none":
         config.use_ranker = False
+    perturb = PerturbConfig(*args.perturb_counts, seed=args.perturb_seed) if args.perturb_cast else None
     results, timings = [], {}
     for folder in folders:
         result, timing = run_novel(folder, casts, cache, config, rankers.get(folder.name),
-                                   ("gold-spans", "end-to-end") if args.spans == "both" else (args.spans,))
+                                   ("gold-spans", "end-to-end") if args.spans == "both" else (args.spans,), perturb)
         results.append(result)
         timings[folder.name] = timing
         print(f"{folder.name:30s} " + "  ".join(
@@ -246,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     config = AttributionConfig()
     casts = ["discovered", "gold"] if args.cast == "both" else [args.cast]
     try:
+        if args.perturb_cast and (args.cast == "gold" or args.spans == "gold-spans"):
+            raise CorpusError("--perturb-cast perturbs the discovered cast end to end: it needs --cast discovered "
+                              "or both, and --spans end-to-end or both")
         folders = selected_novels(args)
         results, timings = run_novels(args, folders, casts, config)
     except CorpusError as exc:
@@ -254,13 +290,20 @@ def main(argv: list[str] | None = None) -> int:
     report = {"spans": span_summary(results), "settings": {}, "timings": timings,
               "unseen_novels": list(UNSEEN_NOVELS), "split": args.split}
     if args.write_calibration:
-        setting = "end-to-end/discovered" if "discovered" in casts else "end-to-end/gold"  # as users run it
-        outcomes = [(o.method, o.signals, o.correct) for r in results for o in r.outcomes[setting] if o.attributed]
-        Calibration.fit(outcomes).save()
+        setting = CLEAN if "discovered" in casts else "end-to-end/gold"  # as users run it
+        fit_on = (setting, PERTURBED)  # with --perturb-cast, the perturbed casts' decisions too
+        outcomes = [(o.method, o.signals, o.correct) for r in results for s in fit_on
+                    for o in r.outcomes.get(s, []) if o.attributed]
+        Calibration.fit(outcomes).save(args.write_calibration)
+    if args.perturb_cast:
+        report["stress"] = stress_report(results, UNSEEN_NOVELS, args.folds)
+        report["perturbations"] = {r.name: r.perturbations for r in results if r.name not in UNSEEN_NOVELS}
     report["settings"] = settings_report(results, args.split, args.folds)
     if args.speed_novel and args.speed_novel in {f.name for f in folders}:
         report["speed"] = measure_speed(args.pdnc / args.speed_novel, config, args.speed_processes)
     print_table(report)
+    if "stress" in report:
+        print_stress(report["stress"])
     if args.json:
         atomic_write_bytes(args.json, (json.dumps(report, indent=1) + "\n").encode("utf-8"))
     return 0

@@ -45,6 +45,7 @@ class NovelResult:
     spans: dict = field(default_factory=dict)
     outcomes: dict[str, list[Outcome]] = field(default_factory=dict)  # setting -> outcomes
     mapped: dict[str, set[str]] = field(default_factory=dict)  # setting -> our slugs that map to a gold one
+    perturbations: list[str] = field(default_factory=list)  # what --perturb-cast did to the discovered cast
 
 
 def span_scores(novel: PdncNovel, predicted) -> dict:

@@ -176,7 +176,7 @@ def test_ranker_learns_the_informative_feature_and_reranks(nlp):
     assert [a.speaker for a in book.attributions] == ["elizabeth-bennet", "mr-darcy", "elizabeth-bennet", "mr-darcy"]
     assert book.attributions[2].method in ("ranker", "ranker-parity")
     signals = book.attributions[2].signals
-    assert set(signals) == set(SIGNALS)
+    assert set(signals) == set(SIGNALS) | {"cast_both_sexes"} and signals["cast_both_sexes"] == 0.0  # a clean cast
     assert signals["speaker_share"] == pytest.approx(0.5)  # one of the two named tags is Elizabeth's
     assert signals["margin"] > 0  # the chosen speaker leads the runner-up
     candidates = np.exp(signals["candidates"])  # the log of a count of at least the two speakers
@@ -553,3 +553,25 @@ def test_a_paragraph_with_a_reply_introduced_by_name_is_two_utterances(nlp):
     given = attribute_book(reply, AttributionConfig(use_ranker=False), cast=[Character(c.slug, c.name, list(
         c.aliases), c.gender) for c in CAST], nlp=nlp, quotations=[Quotation(((1, 29), (85, 119)), 0)])
     assert len(given.attributions) == 1  # quotations the caller gives are kept as they are
+
+
+def test_a_named_tag_carries_the_evidence_of_a_family_merge_and_its_confidence_falls(nlp):
+    """Invented: the cast merged the family's "Mr. Harrow" into Ann Harrow (a woman); a tag naming
+    "Mr. Harrow" resolves to her with a title of the other sex, and a calibration that learnt such
+    tags go wrong gives it a lower confidence than her own "said Ann"; Tom Vale's cluster is clean."""
+    cast = [Character("ann-harrow", "Ann Harrow", ["Ann", "Mr. Harrow"], "female"),
+            Character("tom-vale", "Tom Vale", ["Tom"], "male")]
+    text = ('Ann Harrow and Tom Vale stood by the gate.\n\n"It is late," said Ann.\n\n'
+            '"Then go home," said Mr. Harrow.\n\n"I will," said Tom.')
+    calibration = Calibration.fit([("tag-name", {"cast_name_other_sex": 0.0, "cast_both_sexes": 0.0}, True)] * 380
+                                  + [("tag-name", {"cast_name_other_sex": 1.0, "cast_both_sexes": 1.0}, False)] * 30
+                                  + [("tag-name", {"cast_name_other_sex": 0.0, "cast_both_sexes": 1.0}, True)] * 30)
+    named = {a.quotation.text(text): a for a in attribute_book(text, AttributionConfig(use_ranker=False), cast=cast,
+                                                               nlp=nlp, calibration=calibration).attributions}
+    ann, harrow, tom = named["It is late,"], named["Then go home,"], named["I will,"]
+    assert ann.speaker == harrow.speaker == "ann-harrow" and tom.speaker == "tom-vale"
+    assert {ann.method, harrow.method, tom.method} == {"tag-name"}
+    assert ann.signals == {"cast_both_sexes": 1.0, "cast_name_other_sex": 0.0}
+    assert harrow.signals == {"cast_both_sexes": 1.0, "cast_name_other_sex": 1.0}
+    assert tom.signals == {"cast_both_sexes": 0.0, "cast_name_other_sex": 0.0}
+    assert harrow.confidence < 0.2 < 0.9 < ann.confidence

@@ -42,3 +42,9 @@ def test_cast_metrics_count_merges_splits_and_false_characters(scores):
 def test_the_unseen_split_is_fixed_and_disjoint_from_the_tuning_novels(bench):
     assert len(bench.UNSEEN_NOVELS) >= 6 and len(set(bench.UNSEEN_NOVELS)) == len(bench.UNSEEN_NOVELS)
     assert "PrideAndPrejudice" not in bench.UNSEEN_NOVELS  # its errors were read
+
+
+def test_perturbing_the_cast_without_the_discovered_cast_is_one_clear_error(bench, tmp_path, capsys):
+    assert bench.main(["--pdnc", str(tmp_path), "--cast", "gold", "--perturb-cast"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: --perturb-cast") and len(err.strip().splitlines()) == 1

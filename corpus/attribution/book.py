@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import replace
 
 from corpus.attribution.calibration import Calibration, load_calibration
+from corpus.attribution.cast_evidence import CastEvidence
 from corpus.attribution.context import ANCHOR_METHODS, BookContext, Guess
 from corpus.attribution.conversation import (
     addressees, vocatives, conversation_blocks, parity_speaker, turn_guess, vocative_guess,
@@ -16,7 +17,7 @@ from corpus.attribution.mentions import CastIndex, count_mentions, find_mentions
 from corpus.attribution.ranker import Ranker, rerank
 from corpus.attribution.regroup import regroup_by_gender
 from corpus.attribution.style import SpeakerStyle
-from corpus.attribution.tags import SUBJECT_DEPS, tag_guess
+from corpus.attribution.tags import SUBJECT_DEPS, find_tag, tag_guess
 from corpus.attribution.types import Attribution, AttributionConfig, BookAttribution
 from corpus.attribution.utterances import split_by_speaker
 from corpus.attribution.characters import Character
@@ -51,7 +52,8 @@ def attribute_book(
     if ranker is not None:
         rerank(ctx, ranker, anchors, parity, config)
     calibration = calibration or load_calibration()
-    attributions = [_attribution(ctx, qi, config, calibration) for qi in range(len(ctx.quotations))]
+    evidence = CastEvidence(ctx)
+    attributions = [_attribution(ctx, qi, config, calibration, evidence) for qi in range(len(ctx.quotations))]
     return BookAttribution(ctx.index.cast, attributions)
 
 
@@ -156,9 +158,17 @@ def sieve_guess(ctx: BookContext, qi: int, parity: tuple[str | None, int], confi
     return guess
 
 
-def _attribution(ctx: BookContext, qi: int, config: AttributionConfig, calibration: Calibration) -> Attribution:
+def _attribution(ctx: BookContext, qi: int, config: AttributionConfig, calibration: Calibration,
+                 evidence: CastEvidence) -> Attribution:
     guess = ctx.guesses[qi] or Guess(None, "implicit", "none")
-    confidence = calibration.confidence(guess.method, guess.signals) if guess.speaker else 0.0
+    signals = dict(guess.signals)
+    if guess.speaker and guess.method.endswith("-name"):  # the cast behind a named tag: its name and cluster
+        tag = find_tag(ctx, qi, config.tag_window_chars)
+        mention = ctx.mention_at(tag.offset, tag.offset + 1) if tag is not None else None
+        signals |= evidence.signals(guess.speaker, ctx.text[mention.start:mention.end] if mention else "")
+    elif guess.speaker and guess.method.startswith("ranker"):
+        signals |= evidence.signals(guess.speaker)
+    confidence = calibration.confidence(guess.method, signals) if guess.speaker else 0.0
     speaker = guess.speaker if confidence >= config.min_confidence else None
     return Attribution(
         quotation=ctx.quotations[qi],
@@ -167,7 +177,7 @@ def _attribution(ctx: BookContext, qi: int, config: AttributionConfig, calibrati
         quote_type=guess.quote_type,
         confidence=confidence,
         method=guess.method,
-        signals=guess.signals,
+        signals=signals,
     )
 
 
