@@ -64,7 +64,7 @@ PROFILES = {
                          main_shots=32),
     # The same comparison with a basis pretrained ten times longer, with the speaker term and a mixture learning
     # rate as large as the fit's, on the characters of the four other Austen novels (gemma-cpu's basis, 16 steps
-    # of NLL alone at 0.03, left every pretraining character near the uniform mixture); one thread, ~90 minutes.
+    # of NLL alone at 0.03, left every pretraining character near the uniform mixture); one thread, 78 minutes.
     "gemma-cpu-speaker": Profile(AUSTEN, ("PrideAndPrejudice",), 4, 40, 12, 48, 16, 10, 150, 6, 8, (32,), (),
                                  ("nll+speaker", "nll"), (), (), baselines=("prompt-tuning",), main_shots=32,
                                  pretrain_objective="nll+speaker", pretrain_mixture_lr=0.2),

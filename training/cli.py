@@ -32,8 +32,9 @@ def _opt(config_class: type, name: str, *flags: str):
 
 
 # TrainConfig fields that pretrain and fit both take as options (fit adds --shots).
-TRAIN_OPTIONS = ("objective", "kl_weight", "lr", "mixture_lr", "weight_decay", "steps", "batch_size", "grad_accumulation", "seed",
-                 "device", "checkpoint_every", "log_every", "speaker_weight", "speaker_rivals")
+TRAIN_OPTIONS = ("objective", "kl_weight", "lr", "mixture_lr", "weight_decay", "steps", "batch_size",
+                 "grad_accumulation", "seed", "device", "checkpoint_every", "log_every", "speaker_weight",
+                 "speaker_rivals")
 
 
 def with_train_options(command: Callable[..., None]) -> Callable[..., None]:
