@@ -209,6 +209,7 @@ def test_calibration_of_ranker_decisions_is_a_logistic_regression_on_their_signa
     path = tmp_path / "calibration.json"
     calibration.save(path)
     assert load_calibration(path).confidence("ranker", {"log_odds": 3.0, "sieve_agrees": 1.0}) == pytest.approx(sure)
+    assert [p.name for p in tmp_path.iterdir()] == ["calibration.json"]  # written through a temp file, none left
 
 
 def test_a_named_tag_is_less_sure_when_its_name_is_ambiguous_given_enough_decisions():

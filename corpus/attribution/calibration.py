@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from corpus.errors import CorpusError
+from corpus.shards.parquet import atomic_write_bytes
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 PRIOR_CORRECT, PRIOR_TOTAL = 1.0, 2.0  # Laplace prior so a rarely fired rule is not 0 or 1
@@ -72,10 +73,11 @@ class Calibration:
         return cls(accuracy, round(default, 4), models)
 
     def save(self, path: Path = CALIBRATION_FILE) -> None:
+        """Write the table as JSON through a temp file and a rename (a killed write leaves the old table)."""
         data = {"accuracy": self.accuracy, "default": self.default,
                 "models": {name: {"weights": {k: round(w, 6) for k, w in m.weights.items()}, "bias": round(m.bias, 6)}
                            for name, m in self.models.items()}}
-        path.write_text(json.dumps(data, indent=1) + "\n")
+        atomic_write_bytes(path, (json.dumps(data, indent=1) + "\n").encode())
 
 
 def _fit_model(rows: list[tuple[dict[str, float], bool]]) -> LogisticModel:
