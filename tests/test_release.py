@@ -218,11 +218,13 @@ def bench_report() -> dict:
     summary = {"quotations": 6478, "accuracy": 0.5718, "accuracy_explicit": 0.8762, "accuracy_anaphoric": 0.3465,
                "accuracy_implicit": 0.4273, "curve": [{"min_confidence": 0.5, "coverage": 0.4, "precision": 0.9}],
                "coverage_at_p95": 0.3019}
+    unseen = summary | {"quotations": 2100, "accuracy": 0.8781, "coverage_at_p95": 0.7741}
     return {
         "spans": {"char": {"precision": 0.9163, "recall": 0.9996, "f1": 0.9561}},
-        "settings": {"end-to-end/discovered": {"all": summary, "per_novel": {"Emma": summary}, "methods": {}}},
+        "settings": {"end-to-end/discovered": {"all": summary, "tuning": summary, "unseen": unseen,
+                                               "per_novel": {"Emma": summary}, "methods": {}}},
         "timings": {"Emma": {"parse": 12.5}},
-        "dev_novels": ["Emma"],
+        "unseen_novels": ["Persuasion"], "split": "all",
     }
 
 
@@ -234,7 +236,13 @@ def test_card_quotes_the_attribution_report(run_dir: Path, tmp_path: Path, layou
     release = build_release(run_dir, tmp_path / "release", REPO, ReleaseConfig(attribution_report=path))
     card = (release.folder / "README.md").read_text(encoding="utf-8")
     if layout == "bench":
-        assert "| end-to-end/discovered | all | 6478 | 0.5718 | 0.8762 | 0.3465 | 0.4273 | 0.3019 |" in card
+        rows = ["| end-to-end/discovered | unseen | 2100 | 0.8781 | 0.8762 | 0.3465 | 0.4273 | 0.7741 |",
+                "| end-to-end/discovered | tuning | 6478 | 0.5718 | 0.8762 | 0.3465 | 0.4273 | 0.3019 |",
+                "| end-to-end/discovered | all | 6478 | 0.5718 | 0.8762 | 0.3465 | 0.4273 | 0.3019 |"]
+        assert all(row in card for row in rows) and card.index(rows[0]) < card.index(rows[1])  # unseen first
+        assert ("**Expected on a new book: speaker accuracy 0.8781; filtered on `confidence`, 0.7741 of the "
+                "quotations keep a precision of 0.95**") in card and "never read while developing the pipeline " \
+               "(Persuasion)" in card.replace("\n", " ")
         assert "| char | 0.9163 | 0.9996 | 0.9561 |" in card
         assert "Emma" not in card  # per-novel figures stay in the JSON
     else:
