@@ -36,7 +36,8 @@ from corpus.shards import parquet, schema
 from corpus.shards.schema import PARAGRAPH_BREAK
 from corpus.errors import CorpusError
 from corpus.attribution.quotes import paragraph_spans
-from corpus.release.card import features_of, read_attribution_report, write_card
+from corpus.release.accuracy import read_attribution_report
+from corpus.release.card import features_of, write_card
 from corpus.release.sources import public_source
 from corpus.release.splits import book_order, count_split_units, split_table
 from corpus.release.types import (
