@@ -75,7 +75,7 @@ def name_log_probs(model, tokenizer, text: str, aliases: dict[str, list[str]], d
     is read once and each alias continues from a copy of its cache."""
     conts = {slug: [_ids(tokenizer, " " + name) for name in names] for slug, names in aliases.items()}
     room = max_tokens - max(len(cont) for options in conts.values() for cont in options)
-    out = model(torch.tensor([_document(tokenizer, text, room)], device=device), use_cache=True)
+    out = model(torch.tensor([_document(tokenizer, text, room)], device=device), use_cache=True, logits_to_keep=1)
     cache, first = out.past_key_values, torch.log_softmax(out.logits[0, -1].float(), -1)
     scores = {}
     for slug, options in conts.items():

@@ -108,10 +108,11 @@ class Ranker:
 
 
 def rerank(ctx: BookContext, ranker: Ranker, anchors: dict[int, str], parity: dict[int, tuple[str | None, int]],
-           config) -> None:
+           config, record: dict[int, tuple[list[str], np.ndarray]] | None = None) -> None:
     """Replace the sieve's guess of every non-anchor quotation by the ranker's choice: a beam search in
     text order over each exchange with the first-pass weights, then, with the refining weights, each
-    decided once more greedily (later turns now carry decisions too)."""
+    decided once more greedily (later turns now carry decisions too). `record`, when given, receives
+    each quotation's candidates and the refining pass's distribution over them."""
     sieve = [g.speaker if g else None for g in ctx.guesses]
     _beam_pass(ctx, ranker, anchors, parity, config)
     if ranker.refine is None:
@@ -122,6 +123,8 @@ def rerank(ctx: BookContext, ranker: Ranker, anchors: dict[int, str], parity: di
         candidates, matrix = candidates_and_features(ctx, qi, anchors, parity.get(qi, (None, 0)), config)
         if candidates:
             probs = ranker.refine.probabilities(matrix)
+            if record is not None:
+                record[qi] = (candidates, probs)
             best = int(np.argmax(probs))
             beam = ctx.guesses[qi].speaker if ctx.guesses[qi] else None
             ctx.guesses[qi] = _ranked_guess(ctx, qi, candidates, probs, best, float(
