@@ -235,7 +235,8 @@ def main_comparison(exp: Experiment, source: str, source_shards: Path, section: 
     p = exp.profile
     corpus = load_corpus(source_shards, exp.data_config(p.eval_books))
     section["training_lines"] = {cid: len(corpus.split(cid, "train")) for cid in exp.characters}
-    basis = exp.timed(f"{source}: pretrain K={p.k} L={p.length}", lambda: pretrain_basis(exp, source_shards, p.k, p.length))
+    basis = None if not p.objectives else exp.timed(f"{source}: pretrain K={p.k} L={p.length}",
+                                                    lambda: pretrain_basis(exp, source_shards, p.k, p.length))
     # per-character prompts first (the upper bound that ours is read against), the hard prompt last
     methods: list[tuple[str, Callable[[], MethodReport]]] = [
         (m, lambda m=m: character_prompt_reports(exp, source_shards, m[len(CHARACTER_PROMPTS_KEY):], (p.main_shots,))[0])

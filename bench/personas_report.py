@@ -23,7 +23,8 @@ def markdown(results: dict[str, Any]) -> str:
     out = [f"# Persona methods on PDNC ({results['profile_name']} profile)", "",
            f"Model `{results['model']}`; {len(results['characters'])} evaluated characters of "
            f"{', '.join(results['profile']['eval_books'])}; {results['heldout_lines']} gold held-out lines; "
-           + (f"basis reused from `{results['basis']}`. " if results.get("basis") else
+           + ("no basis (ours not run). " if not results["profile"]["objectives"] else
+              f"basis reused from `{results['basis']}`. " if results.get("basis") else
               f"basis pretrained on {', '.join(results['profile']['pretrain_books'])}. ") +
            f"Speaker ID chance: accuracy {results['chance_accuracy']:.3f}, MRR {results['chance_mrr']:.3f}. "
            f"Device {results['device']}; total {results['seconds']:.0f} s.", ""]
