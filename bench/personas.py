@@ -1,7 +1,8 @@
 """The persona experiment: our soft-prompt mixture against baselines on PDNC novels, without an LLM judge.
 
-    python bench/personas.py [--quick | --gpu] [--pdnc ../shared/pdnc] [--model ../shared/models/gutenberg-gpt2]
-        [--out bench/results/personas] [--sources gold,attributed]
+    python bench/personas.py [--quick | --gpu | --profile NAME] [--pdnc ../shared/pdnc]
+        [--model ../shared/models/gutenberg-gpt2] [--out bench/results/personas] [--sources gold,attributed]
+        [--basis PRETRAINED_RUN]
 
 Persona shards are built two ways from the same novels: from PDNC's gold speakers, and from our own
 `corpus attribute` run on the PDNC texts (given the gold cast list, so the difference measures speaker
@@ -23,7 +24,7 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -49,6 +50,7 @@ from training.speaker_id import BiasLines, BookLines
 
 ROOT = Path(__file__).resolve().parents[1]
 OURS = "ours"
+CHARACTER_PROMPTS_KEY, CHARACTER_PROMPTS = "char-prompts-", "per-character prompts"  # "char-prompts-nll+speaker"
 SHOTS_ALL = shots_label(ALL_SHOTS)
 
 
@@ -70,10 +72,12 @@ class Experiment:
     noprompt: list[np.ndarray] | None = None
     bias: BiasLines | None = None  # gold validation lines of the evaluated characters (debiased speaker-ID)
     timings: dict[str, float] | None = None
+    basis: Path | None = None  # a pretrained basis run to reuse (--basis) instead of pretraining one
 
     def data_config(self, books: tuple[str, ...]) -> DataConfig:
         return DataConfig(min_lines=self.profile.min_lines, books=books, heldout_fraction=0.0,
-                          context_tokens=self.profile.context_tokens, token_cache=str(self.work.parent / "tokens"))
+                          test_fraction=self.profile.test_fraction, context_tokens=self.profile.context_tokens,
+                          utterance_tokens=self.profile.utterance_tokens, token_cache=str(self.work.parent / "tokens"))
 
     def train_config(self, steps: int, lr: float, objective: str = "nll", rivals: int | None = None,
                      mixture_lr: float = 0.0) -> TrainConfig:
@@ -128,7 +132,11 @@ def evaluated_characters(gold: PersonaCorpus, other: PersonaCorpus | None, profi
 
 
 def pretrain_basis(exp: Experiment, source_shards: Path, k: int, length: int) -> Path:
-    """Pretrain (or reuse) the basis and pretrain-book characters of a source."""
+    """Pretrain (or reuse) the basis and pretrain-book characters of a source; --basis gives one of this K and L."""
+    if exp.basis is not None:
+        given = checkpoint.read_persona(exp.basis)
+        if (given.prompt_config.k, given.prompt_config.length) == (k, length):
+            return exp.basis
     out = source_shards.parent / f"pretrain-k{k}-l{length}"
     if not (out / checkpoint.PERSONA_CONFIG).exists():
         shutil.rmtree(out, ignore_errors=True)
@@ -151,11 +159,11 @@ def ours_reports(exp: Experiment, source_shards: Path, basis: Path, label: str, 
                                     exp.train_config(steps, exp.profile.fit_lr, objective), exp.model_ref)
     pad = exp.tokenizer.pad_token_id
     reports = few_shot_curve(label, fit_book, exp.books, exp.noprompt, lambda runs: PersonaMixture(label, exp.base, runs, pad),
-                             basis.parent / f"fit-{basis.name}-{objective}", EvalConfig(shots=shots_levels), exp.bias)
+                             source_shards.parent / f"fit-{basis.name}-{objective}", EvalConfig(shots=shots_levels), exp.bias)
     k = checkpoint.read_persona(basis)
     for report in reports:
         report.trainable_per_character = k.prompt_config.k
-        report.extra.update(objective=objective, basis_parameters=int(k.basis.numel()))
+        report.extra.update(objective=objective, basis_parameters=int(k.basis.numel()), steps=steps)
     return reports
 
 
@@ -174,9 +182,37 @@ def baseline_reports(exp: Experiment, corpus: PersonaCorpus, method: str,
             scorer.fit(cid, encode_examples(lines, {cid: 0}, cache, budget), train)
         report = evaluate_method(scorer, exp.books, exp.noprompt, bias=exp.bias)
         report.trainable_per_character = scorer.trainable_per_character()
-        report.extra = {"shots": shots_label(shots)}
+        report.extra = {"shots": shots_label(shots), "steps": train.steps}
         reports.append(report)
     cache.save()
+    return reports
+
+
+def character_prompt_reports(exp: Experiment, source_shards: Path, objective: str,
+                             shots_levels: tuple[Shots, ...]) -> list[MethodReport]:
+    """Per-character prompt tuning in our persona module (`trainer.tune_prompts`): one free prompt of L tokens
+    per character, a book's characters trained together on their own lines under `objective` (with
+    "+speaker", each line's own prompt against its book's other characters), `fit_steps` steps per character
+    as ours."""
+    p = exp.profile
+    label = f"{CHARACTER_PROMPTS} ({objective}, L={p.length})"
+    train = exp.train_config(p.fit_steps * p.characters_per_book, p.prompts_lr, objective)
+    reports = []
+    for shots in shots_levels:
+        runs = []
+        for book in exp.books:
+            out = source_shards.parent / f"prompts-l{p.length}-{objective}" / shots_label(shots) / book.book_id.replace(":", "__")
+            if not (out / checkpoint.PERSONA_CONFIG).exists():
+                shutil.rmtree(out, ignore_errors=True)
+                trainer.tune_prompts(source_shards, exp.model_ref, out, book.candidates,
+                                     exp.data_config(p.eval_books), p.length, replace(train, shots=shots))
+            runs.append(checkpoint.read_persona(out))
+        report = evaluate_method(PersonaMixture(label, exp.base, runs, exp.tokenizer.pad_token_id), exp.books,
+                                 exp.noprompt, bias=exp.bias)
+        report.trainable_per_character = p.length * runs[0].basis.shape[-1]
+        report.extra = {"shots": shots_label(shots), "objective": objective, "steps": train.steps,
+                        "lines_used": {c: n for r in runs for c, n in r.meta["shots"].items()}}
+        reports.append(report)
     return reports
 
 
@@ -199,16 +235,21 @@ def main_comparison(exp: Experiment, source: str, source_shards: Path, section: 
     p = exp.profile
     corpus = load_corpus(source_shards, exp.data_config(p.eval_books))
     section["training_lines"] = {cid: len(corpus.split(cid, "train")) for cid in exp.characters}
-    basis = exp.timed(f"{source}: pretrain K={p.k} L={p.length}", lambda: pretrain_basis(exp, source_shards, p.k, p.length))
-    methods: list[tuple[str, Callable[[], MethodReport]]] = []
-    if p.hard_prompt:
-        methods.append(("hard-prompt", lambda: hard_prompt_report(exp, corpus)))
+    basis = None if not p.objectives else exp.timed(f"{source}: pretrain K={p.k} L={p.length}",
+                                                    lambda: pretrain_basis(exp, source_shards, p.k, p.length))
+    # per-character prompts first (the upper bound that ours is read against), the hard prompt last
+    methods: list[tuple[str, Callable[[], MethodReport]]] = [
+        (m, lambda m=m: character_prompt_reports(exp, source_shards, m[len(CHARACTER_PROMPTS_KEY):], (p.main_shots,))[0])
+        for m in p.baselines if m.startswith(CHARACTER_PROMPTS_KEY)]
     for objective in p.objectives:
         label = f"{OURS} ({objective}, K={p.k}, L={p.length})"
         methods.append((f"ours-{objective}", lambda label=label, objective=objective: ours_reports(
             exp, source_shards, basis, label, objective, (p.main_shots,))[0]))
         if objective == p.objectives[0]:  # the baselines right after our main variant: early partial results compare
-            methods += [(m, lambda m=m: baseline_reports(exp, corpus, m, (ALL_SHOTS,))[0]) for m in p.baselines]
+            methods += [(m, lambda m=m: baseline_reports(exp, corpus, m, (ALL_SHOTS,))[0]) for m in p.baselines
+                        if not m.startswith(CHARACTER_PROMPTS_KEY)]
+    if p.hard_prompt:
+        methods.append(("hard-prompt", lambda: hard_prompt_report(exp, corpus)))
     for key, work in methods:
         section["main"][key] = report_dict(exp.timed(f"{source}: {key}", work))
         save()
@@ -226,6 +267,9 @@ def few_shot_curves(exp: Experiment, source: str, source_shards: Path, section: 
             objective = method.split("-", 1)[1]
             label = f"{OURS} ({objective}, K={p.k}, L={p.length})"
             work = lambda: ours_reports(exp, source_shards, basis, label, objective, levels)  # noqa: E731
+        elif method.startswith(CHARACTER_PROMPTS_KEY):
+            objective = method[len(CHARACTER_PROMPTS_KEY):]
+            work = lambda: character_prompt_reports(exp, source_shards, objective, levels)  # noqa: E731
         else:
             work = lambda: baseline_reports(exp, corpus, method, levels)  # noqa: E731
         reports = exp.timed(f"{source}: {method} few-shot", work)
@@ -247,10 +291,6 @@ def ablations(exp: Experiment, source_shards: Path, section: dict[str, Any], sav
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Report
-
-
-# ----------------------------------------------------------------------------------------------------------
 
 
 def settings_key(profile: Profile, model_ref: str) -> str:
@@ -258,13 +298,17 @@ def settings_key(profile: Profile, model_ref: str) -> str:
     return hashlib.sha256(json.dumps([asdict(profile), model_ref], default=str).encode()).hexdigest()[:12]
 
 
-def run(profile_name: str, pdnc: Path, model_ref: str, out: Path, sources: tuple[str, ...], device: str) -> dict[str, Any]:
-    """The whole comparison; writes results.json, results.md and the plots into `out`."""
+def run(profile_name: str, pdnc: Path, model_ref: str, out: Path, sources: tuple[str, ...], device: str,
+        basis: Path | None = None) -> dict[str, Any]:
+    """The whole comparison; writes results.json, results.md and the plots into `out`. A pretrained `basis` run
+    of the profile's K and L is reused instead of pretraining one (on every source)."""
     began = time.perf_counter()
     profile = PROFILES[profile_name]
     shared = out / "work"  # shards and tokens, shared by every profile
     exp = Experiment(profile, pdnc, model_ref, shared / settings_key(profile, model_ref), resolve_device(device),
-                     timings={})
+                     timings={}, basis=basis)
+    if basis is not None:
+        checkpoint.read_persona(basis)  # a missing or damaged run: one clear error before any work
     exp.base, exp.tokenizer, exp.model_ref = load_base_model(model_ref)
     exp.base.to(exp.device)
     books = profile.pretrain_books + profile.eval_books
@@ -288,6 +332,7 @@ def run(profile_name: str, pdnc: Path, model_ref: str, out: Path, sources: tuple
     exp.bias = bias_lines(exp.base, exp.tokenizer.pad_token_id, exp.gold, exp.characters, cache, budget)
     noprompt = noprompt_report(exp.books, exp.noprompt)
     results: dict[str, Any] = {"profile_name": profile_name, "profile": asdict(profile), "model": exp.model_ref,
+                               "basis": str(basis.resolve()) if basis else None,
                                "device": exp.device, "characters": exp.characters,
                                "heldout_lines": sum(len(b.examples) for b in exp.books),
                                "chance_accuracy": noprompt.speaker_id["chance_accuracy"],
@@ -323,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "personas")
     parser.add_argument("--sources", default=",".join(SOURCES), help="gold, attributed or both (comma-separated)")
     parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
+    parser.add_argument("--basis", type=Path, help="reuse this pretrained basis run (a `training pretrain` folder, "
+                        "e.g. work/<key>/gold/pretrain-k16-l10 of an earlier run) wherever the profile's K and L match")
     parser.add_argument("--render-only", action="store_true", help="rewrite results.md and the plots from results.json")
     args = parser.parse_args(argv)
     if args.render_only:
@@ -339,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not sources or any(s not in SOURCES for s in sources):
             raise CorpusError(f"--sources takes {' and/or '.join(SOURCES)}, got {args.sources!r}")
-        results = run(profile, args.pdnc, args.model, args.out, sources, args.device)
+        results = run(profile, args.pdnc, args.model, args.out, sources, args.device, args.basis)
     except CorpusError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -23,16 +23,19 @@ def markdown(results: dict[str, Any]) -> str:
     out = [f"# Persona methods on PDNC ({results['profile_name']} profile)", "",
            f"Model `{results['model']}`; {len(results['characters'])} evaluated characters of "
            f"{', '.join(results['profile']['eval_books'])}; {results['heldout_lines']} gold held-out lines; "
-           f"basis pretrained on {', '.join(results['profile']['pretrain_books'])}. "
+           + ("no basis (ours not run). " if not results["profile"]["objectives"] else
+              f"basis reused from `{results['basis']}`. " if results.get("basis") else
+              f"basis pretrained on {', '.join(results['profile']['pretrain_books'])}. ") +
            f"Speaker ID chance: accuracy {results['chance_accuracy']:.3f}, MRR {results['chance_mrr']:.3f}. "
            f"Device {results['device']}; total {results['seconds']:.0f} s.", ""]
-    header = ("| shards | method | trainable / character | NLL / token | perplexity | gain vs no prompt (nats/token) "
-              "| speaker-ID acc | debiased acc | MRR |")
-    out += ["## Main comparison (all training lines)", "", header, "|" + "---|" * 9]
+    header = ("| shards | method | lines / character | steps | trainable / character | NLL / token | perplexity "
+              "| gain vs no prompt (nats/token) | speaker-ID acc | debiased acc | MRR |")
+    out += ["## Main comparison", "", header, "|" + "---|" * 11]
     rows = [("both", results["noprompt"])] + [(s, r) for s in results["sources"] for r in results["sources"][s]["main"].values()]
     rows += [("gold", r) for r in results["sources"].get("gold", {}).get("ablations", [])]
     for source, r in rows:
-        out.append(f"| {source} | {r['method']} | {r['trainable_per_character']:,} | {r['nll_per_token']:.3f} | "
+        out.append(f"| {source} | {r['method']} | {r.get('shots', '-')} | {r.get('steps', '-')} | "
+                   f"{r['trainable_per_character']:,} | {r['nll_per_token']:.3f} | "
                    f"{r['perplexity']:.1f} | {r['gain_nats_per_token']:+.3f} | {accuracy_cell(r['speaker_id'])} | "
                    f"{accuracy_cell(r.get('speaker_id_debiased', {}))} | {r['speaker_id'].get('mrr', float('nan')):.3f} |")
     out += ["", "## Few-shot curves (lines per held-out character)", "",

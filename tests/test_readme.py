@@ -47,6 +47,9 @@ SKIPPED = {
         "the gemma extra and over an hour",
     "python bench/personas.py --profile gemma-cpu-speaker --model gemma-3-270m --sources gold": "needs "
         "../shared/pdnc, the gemma extra and about 90 minutes",
+    "python bench/personas.py --profile gemma-cpu-upper --model gemma-3-270m --sources gold --basis "
+    "bench/results/personas/work/KEY/gold/pretrain-k16-l10": "needs ../shared/pdnc, the gemma extra, a "
+        "gemma-cpu-speaker run's basis (KEY: its settings folder) and about 70 minutes",
     "python bench/train_speed.py --model gemma-3-270m --rounds 3 --steps 1": "needs the gemma extra",
     "python bench/corpus_run.py --plots bench/results/corpus_plots --json bench/results/corpus_run.json":
         "needs ../shared/gutenberg and about an hour",

@@ -17,7 +17,7 @@ from training.config import DataConfig, SoftPromptConfig, TrainConfig
 from training.evaluate import EvalConfig, evaluate_run
 from training.modeling import load_base_model, resolve_device
 from training.soft_prompt import SoftPromptBasis, word_token_ids
-from training.trainer import fit, pretrain, untouched_rows_kept
+from training.trainer import fit, pretrain, tune_prompts, untouched_rows_kept
 from tests.training_fixtures import persona_shards, pretrained_run  # noqa: F401
 
 DATA = DataConfig(heldout_fraction=0.0, context_tokens=16, utterance_tokens=16, sheet_tokens=32)
@@ -104,6 +104,31 @@ def test_fit_from_a_lines_file_and_zero_shots(pretrained_run, tmp_path) -> None:
     zero = checkpoint.read_persona(tmp_path / "zero")
     assert zero.step == 0
     assert torch.allclose(zero.mixture_logits, checkpoint.read_persona(pretrained_run).mixture_logits.mean(0, keepdim=True))
+
+
+def _tune(shards: Path, model: Path, out: Path, speaker_weight: float) -> list[dict]:
+    tune_prompts(shards, str(model), out, ["Alice Smith", "Bob Jones", "Carol King"], DATA, 3,
+                 TrainConfig(steps=3, batch_size=4, shots=8, lr=0.05, device="cpu", speaker_weight=speaker_weight,
+                             speaker_rivals=2))
+    return [json.loads(line) for line in (out / checkpoint.METRICS_FILE).read_text().splitlines()]
+
+
+def test_tune_prompts_trains_one_free_prompt_per_character_with_the_speaker_term(persona_shards, tiny_model_dir,
+                                                                                 tmp_path) -> None:
+    metrics = _tune(persona_shards, tiny_model_dir, tmp_path / "speaker", 2.0)
+    run = checkpoint.read_persona(tmp_path / "speaker")
+    assert run.kind == "prompts" and run.step == 3 and run.meta["shots"] == dict.fromkeys(run.character_ids, 8)
+    assert run.prompt_config.k == 3 and run.prompt_config.mixture == "linear" and run.basis.shape == (3, 3, 32)
+    assert torch.equal(run.mixture_logits, torch.eye(3)), "each character reads its own prompt, unmixed"
+    initial = SoftPromptBasis(3, 3, 32)
+    initial.initialise(AutoModelForCausalLM.from_pretrained(tiny_model_dir).get_input_embeddings(),
+                       word_token_ids(AutoTokenizer.from_pretrained(tiny_model_dir)), PROMPT.init_seed)
+    assert ((run.basis - initial.prompts.detach()).abs().amax(dim=(1, 2)) > 0).all(), "every prompt was trained"
+    for m in metrics:  # the loss is the NLL plus the weighted cross-entropy over the book's speakers
+        assert m["loss"] == pytest.approx(m["nll"] + 2.0 * m["speaker"], rel=1e-5) and m["speaker"] > 0
+    plain = _tune(persona_shards, tiny_model_dir, tmp_path / "plain", 0.0)
+    assert "speaker" not in plain[0] and plain[0]["loss"] == pytest.approx(metrics[0]["nll"], rel=1e-5)
+    assert not torch.allclose(checkpoint.read_persona(tmp_path / "plain").basis, run.basis)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -52,7 +52,7 @@ class PersonaRun:
     character_ids: list[str]
     character_names: list[str]
     model: str  # HF model id or local path of the frozen base model
-    kind: str  # "pretrain" or "fit"
+    kind: str  # "pretrain", "fit" or "prompts" (one free prompt per character, `trainer.tune_prompts`)
     basis: torch.Tensor  # [K, L, d]
     mixture_logits: torch.Tensor  # [n_characters, K]
     step: int = 0

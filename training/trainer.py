@@ -1,5 +1,6 @@
 """Training runs: `pretrain` learns the basis and every eligible character's weights; `fit` learns one
-character's K weights with the basis frozen. Both share one loop (AdamW, accumulation, bf16 autocast on CUDA,
+character's K weights with the basis frozen; `tune_prompts` learns one free prompt per character (per-character
+prompt tuning, the baseline without a basis). All share one loop (AdamW, accumulation, bf16 autocast on CUDA,
 accelerate for several GPUs, checkpoints every N steps, exact resume, JSONL metrics)."""
 
 from __future__ import annotations
@@ -148,14 +149,66 @@ def fit(
         if not fit_lines[info.character_id] and train_config.shots != 0:
             raise CorpusError(f"{info.character_id} has no training lines to fit on")
     base, tokenizer, model_ref = load_base_model(model_ref or basis.model)
-    prompt_config = basis.prompt_config
     # start from the average pretrained character: the zero-shot persona when shots is 0
     average = basis.mixture_logits.mean(dim=0, keepdim=True).expand(len(fitted), -1)
-    model = PersonaPromptModel.from_weights(base, prompt_config, basis.basis, average, str(basis_run))
+    model = PersonaPromptModel.from_weights(base, basis.prompt_config, basis.basis, average, str(basis_run))
     model.basis.requires_grad_(False)
-    budget = token_budget(data_config, prompt_config.length, max_positions(base), train_config.objective != "nll")
+    job = _character_job(model, tokenizer, model_ref, "fit", [info for info, _ in fitted], fit_lines, data_config,
+                         train_config, sheet_file, {"basis_run": str(Path(basis_run).resolve()),
+                                                    "lines_file": str(lines_file) if lines_file else None})
+    return _train(job, train_config, out, resume, device, show_progress)
+
+
+def tune_prompts(
+    shards: Path,
+    model_ref: str,
+    out: Path,
+    characters: Sequence[str],
+    data_config: DataConfig = DataConfig(),
+    prompt_length: int = SoftPromptConfig.length,
+    train_config: TrainConfig = TrainConfig(),
+    resume: bool = False,
+    show_progress: bool = False,
+) -> RunResult:
+    """Per-character prompt tuning in the persona module: each character owns one free soft prompt of
+    `prompt_length` virtual tokens, trained on its own training lines (at most `shots`) under `fit`'s
+    objectives, the speaker term included (characters of one book are each other's rivals).
+
+    The run is a persona run like any other: a basis of one prompt per character (K = characters) mixed by
+    fixed one-hot linear weights, so everything that reads persona runs (evaluation, export) reads it.
+    """
+    for config in (data_config, train_config):
+        config.validate()
+    out = Path(out)
+    check_out_folder(out, resume)
+    device = resolve_device(train_config.device)
+    corpus = load_corpus(shards, data_config)
+    ids = list(dict.fromkeys(corpus.resolve(q) for q in characters))
+    if not ids:
+        raise CorpusError("give at least one character to tune a prompt for")
+    fit_lines = {cid: corpus.split(cid, "train")[: train_config.shots] for cid in ids}
+    empty = [cid for cid, lines in fit_lines.items() if not lines and train_config.shots != 0]
+    if empty:
+        raise CorpusError(f"{', '.join(empty)} has no training lines to tune a prompt on")
+    base, tokenizer, model_ref = load_base_model(model_ref)
+    prompt_config = SoftPromptConfig(k=len(ids), length=prompt_length, mixture="linear")
+    prompt_config.validate()
+    model = PersonaPromptModel(base, prompt_config, len(ids))
+    model.initialise_basis(tokenizer)  # each character's prompt: embeddings of its own sampled word tokens
+    with torch.no_grad():
+        model.personas.mixture_logits.copy_(torch.eye(len(ids)))
+    model.personas.requires_grad_(False)
+    job = _character_job(model, tokenizer, model_ref, "prompts", [corpus.characters[c] for c in ids], fit_lines,
+                         data_config, train_config, None, {"shards": str(Path(shards).resolve())})
+    return _train(job, train_config, out, resume, device, show_progress)
+
+
+def _character_job(model: PersonaPromptModel, tokenizer, model_ref: str, kind: str, infos: list[CharacterInfo],
+                   fit_lines: dict[str, list[Utterance]], data_config: DataConfig, train_config: TrainConfig,
+                   sheet_file: Path | None, meta: dict[str, Any]) -> TrainingJob:
+    """The training job of characters fitted on their own lines (`fit`, `tune_prompts`)."""
+    budget = token_budget(data_config, model.config.length, max_positions(model.base), train_config.objective != "nll")
     cache = TokenCache(tokenizer, data_config.token_cache)
-    infos = [info for info, _ in fitted]
     index = {info.character_id: i for i, info in enumerate(infos)}
     examples = encode_examples([u for lines in fit_lines.values() for u in lines], index, cache, budget)
     teacher = None
@@ -165,15 +218,12 @@ def fit(
         teacher = _teacher(model, cache, sheets, budget.sheet)
     cache.save()
     run = PersonaRun(
-        prompt_config, [i.character_id for i in infos], [i.name for i in infos], model_ref, "fit",
+        model.config, [i.character_id for i in infos], [i.name for i in infos], model_ref, kind,
         model.basis.prompts, model.personas.mixture_logits,
-        meta={"data": config_to_dict(data_config), "train": config_to_dict(train_config),
-              "basis_run": str(Path(basis_run).resolve()), "characters": _character_meta(infos),
-              "shots": {cid: len(lines) for cid, lines in fit_lines.items()},
-              "lines_file": str(lines_file) if lines_file else None},
+        meta={"data": config_to_dict(data_config), "train": config_to_dict(train_config), **meta,
+              "characters": _character_meta(infos), "shots": {cid: len(lines) for cid, lines in fit_lines.items()}},
     )
-    return _train(TrainingJob(model, examples, teacher, tokenizer.pad_token_id, run, book_groups(infos)),
-                  train_config, out, resume, device, show_progress)
+    return TrainingJob(model, examples, teacher, tokenizer.pad_token_id, run, book_groups(infos))
 
 
 def _fit_lines(
