@@ -16,7 +16,6 @@ of the unseen novels' quotations the ranker decides, is the end-to-end gain a `-
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import random
@@ -36,7 +35,7 @@ from corpus.attribution import AttributionConfig
 from corpus.attribution.ranker import Ranker, rerank
 from corpus.errors import CorpusError
 from corpus.shards.parquet import atomic_write_bytes
-from lm_speakers import CUE, fit_logit, name_log_probs
+from lm_speakers import CUE, fit_logit, lm_arguments, name_log_probs
 from pdnc import PdncNovel, novel_folders, read_novel
 from training.modeling import load_base_model, max_positions, resolve_device
 
@@ -165,16 +164,8 @@ def _paired_se(samples: list[Sample], weights: torch.Tensor) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pdnc", type=Path, required=True, help="folder laid out like ../shared/pdnc")
-    parser.add_argument("--model", default="../shared/models/gutenberg-gpt2",
-                        help="Hub id, local folder, .gguf file or gemma-3-270m (the packaged Gemma 3 270M)")
-    parser.add_argument("--device", default="auto", help="auto, cuda or cpu")
-    parser.add_argument("--per-novel", type=int, default=30, help="ranker decisions sampled per novel")
-    parser.add_argument("--window", type=int, default=2000, help="characters read before each quotation")
+    parser = lm_arguments(__doc__.split("\n\n")[0], 30, "ranker decisions")
     parser.add_argument("--cache", type=Path, help="folder of cached spaCy parses (as bench/attribution.py)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
     config, ranker = AttributionConfig(), Ranker.load()
     try:

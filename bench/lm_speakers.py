@@ -188,17 +188,22 @@ def leave_novels_out(samples: list[Sample], columns: list[int], folds: int = FOL
     return right / len(samples)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def lm_arguments(description: str, per_novel: int, sampled: str) -> argparse.ArgumentParser:
+    """The options of the LM speaker benches (this one and lm_ranker.py): novels, model, sample, output."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--pdnc", type=Path, required=True, help="folder laid out like ../shared/pdnc")
     parser.add_argument("--model", default="../shared/models/gutenberg-gpt2",
                         help="Hub id, local folder, .gguf file or gemma-3-270m (the packaged Gemma 3 270M)")
     parser.add_argument("--device", default="auto", help="auto, cuda or cpu")
-    parser.add_argument("--per-novel", type=int, default=40, help="quotations sampled per novel")
+    parser.add_argument("--per-novel", type=int, default=per_novel, help=f"{sampled} sampled per novel")
     parser.add_argument("--window", type=int, default=2000, help="characters read before each quotation")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="write the results here")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = lm_arguments(__doc__.split("\n\n")[0], 40, "quotations").parse_args(argv)
     try:
         folders = novel_folders(args.pdnc)
         device = resolve_device(args.device)
