@@ -31,11 +31,12 @@ import torch
 from attribution import UNSEEN_NOVELS, load_docs
 from attribution_scores import map_cast
 from corpus.attribution.book import prepare_context, run_sieve
+from corpus.attribution.context import BookContext
 from corpus.attribution import AttributionConfig
 from corpus.attribution.ranker import Ranker, rerank
 from corpus.errors import CorpusError
 from corpus.shards.parquet import atomic_write_bytes
-from lm_speakers import CUE, fit_logit, lm_arguments, name_log_probs
+from lm_speakers import CUE, Sample as GoldSample, fit_logit, lm_arguments, name_log_probs, normalised
 from pdnc import PdncNovel, novel_folders, read_novel
 from training.modeling import load_base_model, max_positions, resolve_device
 
@@ -58,12 +59,13 @@ class NovelPool:
 
     quotations: int
     decided: int
+    words: int
     samples: list[Sample] = field(default_factory=list)
     lm_seconds: float = 0.0  # spent scoring the sample with the LM
 
 
 def ranker_decisions(novel: PdncNovel, docs: list, config: AttributionConfig, ranker: Ranker
-                     ) -> tuple[list, dict[int, tuple[list[str], np.ndarray]], dict[str, str], dict]:
+                     ) -> tuple[BookContext, dict[int, tuple[list[str], np.ndarray]], dict[str, str], dict[int, str]]:
     """The book's context on gold spans with the discovered cast, the ranker's final distributions
     (quotation -> candidates, probabilities), our slug -> gold slug, and gold speaker by quotation start."""
     ctx = prepare_context(novel.text, config, quotations=[g.quotation for g in novel.quotations], docs=docs)
@@ -74,7 +76,7 @@ def ranker_decisions(novel: PdncNovel, docs: list, config: AttributionConfig, ra
     return ctx, record, map_cast(ctx.index.cast, novel), gold
 
 
-def candidate_names(ctx, slug: str, window: str) -> list[str]:
+def candidate_names(ctx: BookContext, slug: str, window: str) -> list[str]:
     """The candidate's names its window uses, last used first (at most MAX_NAMES), else its main name."""
     character = ctx.index.by_slug[slug]
     used = sorted(((hits[-1].start(), name) for name in character.names()
@@ -88,7 +90,7 @@ def novel_samples(folder: Path, model, tokenizer, device: str, per_novel: int, w
     docs, _ = load_docs(novel, folder, cache, config.spacy_model)
     ctx, record, mapping, gold = ranker_decisions(novel, docs, config, ranker)
     pool = [qi for qi, (candidates, _) in sorted(record.items()) if len(candidates) >= 2]
-    result = NovelPool(len(novel.quotations), len(pool))
+    result = NovelPool(len(novel.quotations), len(pool), len(novel.text.split()))
     max_tokens = max_positions(model)
     for qi in sorted(rng.sample(pool, min(per_novel, len(pool)))):
         candidates, probs = record[qi]
@@ -97,29 +99,34 @@ def novel_samples(folder: Path, model, tokenizer, device: str, per_novel: int, w
         closing = novel.text[end:end + 1] if novel.text[end:end + 1] in "\"'\u201d\u2019" else ""
         names = {slug: candidate_names(ctx, slug, novel.text[lo:quotation.start]) for slug in candidates}
         started = time.perf_counter()
-        lm = name_log_probs(model, tokenizer, novel.text[lo:end] + closing + CUE, names, device, max_tokens)
+        lm = normalised(name_log_probs(model, tokenizer, novel.text[lo:end] + closing + CUE, names, device, max_tokens))
         result.lm_seconds += time.perf_counter() - started
-        norm = math.log(sum(math.exp(v - max(lm.values())) for v in lm.values())) + max(lm.values())
         speaker = gold.get(quotation.start)
         result.samples.append(Sample(
-            novel.name, [[math.log(max(float(p), PROB_FLOOR)), lm[slug] - norm] for slug, p in zip(candidates, probs)],
+            novel.name, [[math.log(max(float(p), PROB_FLOOR)), lm[slug]] for slug, p in zip(candidates, probs)],
             [speaker is not None and mapping.get(slug) == speaker for slug in candidates]))
     return result
 
 
+RANKER, LM = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])  # weights that read one score alone
+
+
+def chosen_right(sample: Sample, weights: torch.Tensor) -> bool:
+    """Whether the candidate scoring highest under `weights` is right."""
+    return sample.right[int(torch.argmax(torch.tensor(sample.features) @ weights))]
+
+
 def accuracy(samples: list[Sample], weights: torch.Tensor) -> float:
-    return sum(s.right[int(torch.argmax(torch.tensor(s.features) @ weights))] for s in samples) / len(samples)
+    return sum(chosen_right(s, weights) for s in samples) / len(samples)
 
 
 def fit_combined(samples: list[Sample]) -> torch.Tensor:
     """Conditional-logit weights over (log ranker probability, lm_name), fitted where one candidate is right."""
-    from lm_speakers import Sample as GoldSample
-
     usable = [GoldSample(s.novel, s.features, s.right.index(True)) for s in samples if sum(s.right) == 1]
     return fit_logit(usable, [0, 1])
 
 
-def report(pools: dict[str, NovelPool], words: dict[str, int]) -> dict:
+def report(pools: dict[str, NovelPool]) -> dict:
     """Ranker alone, LM alone and combined on each split's sample, and the end-to-end gain on unseen."""
     split = {"tuning": [n for n in pools if n not in UNSEEN_NOVELS], "unseen": [n for n in pools if n in UNSEEN_NOVELS]}
     samples = {k: [s for n in names for s in pools[n].samples] for k, names in split.items()}
@@ -130,23 +137,23 @@ def report(pools: dict[str, NovelPool], words: dict[str, int]) -> dict:
             continue
         quotations = sum(pools[n].quotations for n in split[name])
         decided = sum(pools[n].decided for n in split[name])
-        ranker_acc = accuracy(chosen, torch.tensor([1.0, 0.0]))
-        missed = [s for s in chosen if any(s.right) and not s.right[int(np.argmax([f[0] for f in s.features]))]]
+        ranker_acc = accuracy(chosen, RANKER)
+        missed = [s for s in chosen if any(s.right) and not chosen_right(s, RANKER)]
         combined = accuracy(chosen, weights)
         gain = combined - ranker_acc
         out["splits"][name] = {
             "novels": split[name], "sampled": len(chosen), "ranker_decided": decided, "quotations": quotations,
-            "ranker": ranker_acc, "lm_name": accuracy(chosen, torch.tensor([0.0, 1.0])), "combined": combined,
+            "ranker": ranker_acc, "lm_name": accuracy(chosen, LM), "combined": combined,
             "reachable": sum(any(s.right) for s in chosen) / len(chosen),
             "mean_candidates": sum(len(s.features) for s in chosen) / len(chosen),
-            "lm_name_where_ranker_missed": accuracy(missed, torch.tensor([0.0, 1.0])) if missed else None,
+            "lm_name_where_ranker_missed": accuracy(missed, LM) if missed else None,
             "ranker_missed": len(missed),
             "gain": gain, "gain_se": _paired_se(chosen, weights),
             "end_to_end_gain": gain * decided / quotations,
         }
     sampled = sum(len(p.samples) for p in pools.values())
     per_quotation = sum(p.lm_seconds for p in pools.values()) / max(sampled, 1)
-    decided_per_100k = sum(p.decided for p in pools.values()) / sum(words.values()) * 1e5
+    decided_per_100k = sum(p.decided for p in pools.values()) / sum(p.words for p in pools.values()) * 1e5
     out["seconds_per_quotation"] = per_quotation
     out["seconds_per_100k_words"] = per_quotation * decided_per_100k
     return out
@@ -158,8 +165,7 @@ def _share(value: float | None) -> str:
 
 def _paired_se(samples: list[Sample], weights: torch.Tensor) -> float:
     """Standard error of the accuracy difference combined - ranker (paired over the same quotations)."""
-    diffs = [s.right[int(torch.argmax(torch.tensor(s.features) @ weights))] - s.right[int(np.argmax([f[0] for f in s.features]))]
-             for s in samples]
+    diffs = [chosen_right(s, weights) - chosen_right(s, RANKER) for s in samples]
     return float(np.std(diffs, ddof=1) / math.sqrt(len(diffs))) if len(diffs) > 1 else float("nan")
 
 
@@ -178,17 +184,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     model.to(device)
-    rng, pools, words = random.Random(args.seed), {}, {}
+    rng, pools = random.Random(args.seed), {}
     for folder in folders:
         pools[folder.name] = novel_samples(folder, model, tokenizer, device, args.per_novel, args.window, args.cache,
                                            config, ranker, rng)
-        words[folder.name] = len(read_novel(folder).text.split())
         print(f"{folder.name}: {len(pools[folder.name].samples)} sampled of {pools[folder.name].decided} ranker decisions",
               file=sys.stderr, flush=True)
     if not any(n in UNSEEN_NOVELS for n in pools) or all(n in UNSEEN_NOVELS for n in pools):
         print("error: need novels of both the tuning and the unseen split", file=sys.stderr)
         return 1
-    result = {"model": reference, "device": device, **report(pools, words),
+    result = {"model": reference, "device": device, **report(pools),
               "settings": {"per_novel": args.per_novel, "window": args.window, "seed": args.seed}}
     for name, row in result["splits"].items():
         print(f"{name}: {row['sampled']} ranker decisions sampled of {row['ranker_decided']} "

@@ -145,7 +145,7 @@ def samples_of(novel: PdncNovel, model, tokenizer, device: str, per_novel: int, 
         # the text up to the opening mark, then the name its window uses last
         lm_quote = quote_log_probs(model, tokenizer, novel.text[lo:start - 1], novel.text[start:end],
                                    {s: used[-1] for s, (_, used) in named.items()}, device, max_tokens)
-        lm_name, lm_quote = _normalised(lm_name), _normalised(lm_quote)
+        lm_name, lm_quote = normalised(lm_name), normalised(lm_quote)
         rank = {slug: i for i, slug in enumerate(sorted(named, key=lambda s: -named[s][0]))}
         rows = [[lm_name[s], lm_quote[s], *(float(rank[s] == k) for k in range(POSITIONS)), 1 / (1 + rank[s])]
                 for s in named]
@@ -153,7 +153,7 @@ def samples_of(novel: PdncNovel, model, tokenizer, device: str, per_novel: int, 
     return samples, unreached
 
 
-def _normalised(scores: dict[str, float]) -> dict[str, float]:
+def normalised(scores: dict[str, float]) -> dict[str, float]:
     """Log-probabilities renormalised over the candidates (a log-softmax)."""
     norm = torch.logsumexp(torch.tensor(list(scores.values())), 0).item()
     return {slug: value - norm for slug, value in scores.items()}

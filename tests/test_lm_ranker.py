@@ -67,12 +67,12 @@ def _pool(novel: str, lm_right: bool, n: int = 10) -> lm_ranker.NovelPool:
         features = [[math.log(0.6 if ranker_right else 0.4), math.log(0.7 if lm_right else 0.3)],
                     [math.log(0.4 if ranker_right else 0.6), math.log(0.3 if lm_right else 0.7)]]
         samples.append(lm_ranker.Sample(novel, features, [True, False]))
-    return lm_ranker.NovelPool(quotations=4 * n, decided=2 * n, samples=samples, lm_seconds=float(n))
+    return lm_ranker.NovelPool(quotations=4 * n, decided=2 * n, words=50_000, samples=samples, lm_seconds=float(n))
 
 
 def test_the_report_fits_on_tuning_and_scores_unseen():
     pools = {TUNING: _pool(TUNING, lm_right=True), UNSEEN: _pool(UNSEEN, lm_right=True)}
-    result = lm_ranker.report(pools, {TUNING: 50_000, UNSEEN: 50_000})
+    result = lm_ranker.report(pools)
     unseen = result["splits"]["unseen"]
     assert unseen["ranker"] == 0.5 and unseen["lm_name"] == 1.0 and unseen["combined"] == 1.0
     assert unseen["gain"] == 0.5 and unseen["end_to_end_gain"] == pytest.approx(0.25)  # half the quotations decided
@@ -81,8 +81,7 @@ def test_the_report_fits_on_tuning_and_scores_unseen():
     assert result["weights"]["lm_name"] > 0
     assert result["seconds_per_quotation"] == 1.0 and result["seconds_per_100k_words"] == pytest.approx(40.0)
     # a weight learnt from a misleading LM on the tuning novels does not carry its gain to the unseen ones
-    misled = lm_ranker.report({TUNING: _pool(TUNING, lm_right=False), UNSEEN: _pool(UNSEEN, lm_right=True)},
-                              {TUNING: 1, UNSEEN: 1})
+    misled = lm_ranker.report({TUNING: _pool(TUNING, lm_right=False), UNSEEN: _pool(UNSEEN, lm_right=True)})
     assert misled["weights"]["lm_name"] < 0 and misled["splits"]["unseen"]["gain"] <= 0
 
 
