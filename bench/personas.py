@@ -257,11 +257,12 @@ def main_comparison(exp: Experiment, source: str, source_shards: Path, section: 
 
 def few_shot_curves(exp: Experiment, source: str, source_shards: Path, section: dict[str, Any],
                     save: Callable[[], None]) -> None:
-    """Few-shot curves of the profile's curve methods; the all-lines point comes from the main comparison."""
+    """Few-shot curves of the profile's curve methods; the main comparison's point (`main_shots` lines) is
+    reused, every other level of `shots` is fitted here."""
     p = exp.profile
     corpus = load_corpus(source_shards, exp.data_config(p.eval_books))
     basis = pretrain_basis(exp, source_shards, p.k, p.length)
-    levels = tuple(s for s in p.shots if s is not ALL_SHOTS)
+    levels = tuple(s for s in p.shots if s != p.main_shots)
     for method in p.curve_methods:
         if method.startswith(OURS):
             objective = method.split("-", 1)[1]
@@ -272,25 +273,33 @@ def few_shot_curves(exp: Experiment, source: str, source_shards: Path, section: 
             work = lambda: character_prompt_reports(exp, source_shards, objective, levels)  # noqa: E731
         else:
             work = lambda: baseline_reports(exp, corpus, method, levels)  # noqa: E731
-        reports = exp.timed(f"{source}: {method} few-shot", work)
-        section["few_shot"][method] = [report_dict(r) for r in reports] + [section["main"][method]]
+        points = [report_dict(r) for r in exp.timed(f"{source}: {method} few-shot", work)] + [section["main"][method]]
+        section["few_shot"][method] = sorted(points, key=lambda r: shots_order(r["shots"]))
         save()
 
 
 def ablations(exp: Experiment, source_shards: Path, section: dict[str, Any], save: Callable[[], None]) -> None:
-    """Our method (nll) with other basis sizes K and prompt lengths L, each with its own pretrained basis."""
-    for k, length in exp.profile.ablations:
-        label = f"{OURS} (nll, K={k}, L={length})"
+    """Our main variant (the first objective, `main_shots` lines) with other basis sizes K and prompt lengths L,
+    each with its own pretrained basis."""
+    p = exp.profile
+    objective = p.objectives[0]
+    for k, length in p.ablations:
+        label = f"{OURS} ({objective}, K={k}, L={length})"
 
         def ablation(k: int = k, length: int = length, label: str = label) -> MethodReport:
             basis = pretrain_basis(exp, source_shards, k, length)
-            return ours_reports(exp, source_shards, basis, label, "nll", (ALL_SHOTS,))[0]
+            return ours_reports(exp, source_shards, basis, label, objective, (p.main_shots,))[0]
 
         section["ablations"].append(report_dict(exp.timed(f"gold: {label}", ablation)))
         save()
 
 
 # ----------------------------------------------------------------------------------------------------------
+
+
+def shots_order(label: str) -> float:
+    """Sort key of a shots label: a number of lines, "all" last."""
+    return float("inf") if label == SHOTS_ALL else float(label)
 
 
 def settings_key(profile: Profile, model_ref: str) -> str:

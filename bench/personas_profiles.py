@@ -86,6 +86,20 @@ PROFILES = {
                                pretrain_objective="nll+speaker", pretrain_mixture_lr=0.2, test_fraction=0.25,
                                utterance_tokens=32, prompts_lr=0.05),
 }
+UPPER = PROFILES["gemma-cpu-upper"]
 # The same per-character prompts with NLL alone (the reference's lower row, 0.36 at 32 lines): one pass a step.
-PROFILES["gemma-cpu-upper-nll"] = replace(PROFILES["gemma-cpu-upper"], objectives=(), hard_prompt=False,
-                                          baselines=("char-prompts-nll",))
+PROFILES["gemma-cpu-upper-nll"] = replace(UPPER, objectives=(), hard_prompt=False, baselines=("char-prompts-nll",))
+# The rest of the table in gemma-cpu-upper's setting, each a run of its own on one thread with --basis (the
+# gemma-cpu-speaker basis), so that the runs share the 2 cores: ours at 32 lines without the speaker term
+# (nll, kl, mix) against PEFT prompt tuning and LoRA on all lines;
+PROFILES["gemma-cpu-objectives"] = replace(UPPER, objectives=("nll", "kl", "mix"), baselines=("prompt-tuning", "lora"),
+                                           hard_prompt=False)
+# the few-shot curve of ours nll+speaker, 0/8/32/128/all lines at the same 15 steps per character (the 32-line
+# fit is gemma-cpu-upper's: copy its work folder's fit-pretrain-k16-l10-nll+speaker to reuse it);
+PROFILES["gemma-cpu-curve"] = replace(UPPER, shots=(0, 8, 32, 128, ALL_SHOTS), curve_methods=("ours-nll+speaker",),
+                                      baselines=(), hard_prompt=False)
+# ours nll+speaker and PEFT prompt tuning trained on our own attribution (--sources attributed);
+PROFILES["gemma-cpu-attributed"] = replace(UPPER, baselines=("prompt-tuning",), hard_prompt=False)
+# a larger basis (K=64), pretrained as gemma-cpu-speaker's (150 steps with the speaker term, here at 24 + 32 tokens).
+PROFILES["gemma-cpu-ablations"] = replace(UPPER, objectives=("nll+speaker",), baselines=(), hard_prompt=False,
+                                          ablations=((64, 10),))

@@ -8,22 +8,16 @@ import pytest
 import torch
 from peft import PromptTuningConfig, TaskType, get_peft_model
 
-from tests.training_fixtures import persona_shards  # noqa: F401
+from tests.training_fixtures import model_and_tokenizer, persona_shards  # noqa: F401
 from training.baselines import BaselineConfig, HardPrompt, LoraAdapters, PromptTuning
 from training.config import DataConfig, TrainConfig
 from training.data import Example, TokenCache, encode_examples, load_corpus, token_budget
 from training.evaluate import EvalConfig, NoPrompt, evaluate_method, heldout_lines, noprompt_scores
-from training.modeling import load_base_model, max_positions
+from training.modeling import max_positions
 
 EXAMPLES = [Example((5, 6, 7), (8, 9), 0), Example((11,), (12, 13, 14, 15), 0), Example((3, 4, 5, 6), (9,), 0)]
 TRAIN = TrainConfig(steps=12, batch_size=4, device="cpu")
 DATA = DataConfig(heldout_fraction=0.0, context_tokens=16, utterance_tokens=16)
-
-
-@pytest.fixture()
-def model_and_tokenizer(tiny_model_dir: Path):
-    model, tokenizer, _ = load_base_model(str(tiny_model_dir))
-    return model, tokenizer
 
 
 def _state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -97,41 +91,3 @@ def test_trained_baselines_beat_no_prompt_on_held_out_lines(model_and_tokenizer,
     report = evaluate_method(tuned, books, base)
     assert report.nll_per_token < nothing.nll_per_token and report.gain_nats_per_token > 0
     assert nothing.speaker_id["accuracy"] == pytest.approx(nothing.speaker_id["chance_accuracy"])
-
-
-def test_bench_per_character_prompts_train_with_the_speaker_term(model_and_tokenizer, persona_shards: Path,
-                                                                 tiny_model_dir: Path, tmp_path, monkeypatch) -> None:
-    import dataclasses
-    import json
-    import shutil
-
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "bench"))
-    import personas
-    from personas_profiles import PROFILES
-
-    model, tokenizer = model_and_tokenizer
-    profile = dataclasses.replace(PROFILES["quick"], eval_books=("100",), characters_per_book=3, min_lines=8,
-                                  context_tokens=16, utterance_tokens=16, length=3, fit_steps=2, batch_size=4,
-                                  main_shots=8, speaker_rivals=2, prompts_lr=0.1)
-    shards = tmp_path / "gold" / "shards"
-    shutil.copytree(persona_shards, shards)
-    exp = personas.Experiment(profile, tmp_path, str(tiny_model_dir), tmp_path / "work", "cpu", model,
-                              tokenizer, timings={})
-    corpus = load_corpus(shards, exp.data_config(profile.eval_books))
-    exp.characters = personas.evaluated_characters(corpus, None, profile)
-    budget = token_budget(exp.data_config(()), profile.length, max_positions(model), True)
-    cache = TokenCache(tokenizer)
-    exp.books = heldout_lines(corpus, exp.characters, cache, budget, EvalConfig(max_lines=4))
-    exp.noprompt = noprompt_scores(model, tokenizer.pad_token_id, exp.books, 8)
-    reports = {objective: personas.character_prompt_reports(exp, shards, objective, (8,))[0]
-               for objective in ("nll+speaker", "nll")}
-    report = reports["nll+speaker"]
-    assert report.method == "per-character prompts (nll+speaker, L=3)" and report.speaker_id["lines"] > 0
-    assert report.extra["steps"] == 6 and report.extra["lines_used"] == dict.fromkeys(exp.characters, 8)
-    assert report.trainable_per_character == 3 * 32
-    metrics = {objective: [json.loads(line) for line in
-                           (tmp_path / "gold" / f"prompts-l3-{objective}" / "8" / "100" / "metrics.jsonl").read_text().splitlines()]
-               for objective in reports}
-    assert len(metrics["nll+speaker"]) == 6 and all(m["speaker"] > 0 for m in metrics["nll+speaker"])
-    assert all("speaker" not in m for m in metrics["nll"])
-    assert reports["nll"].nll_per_token != report.nll_per_token

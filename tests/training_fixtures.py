@@ -89,3 +89,12 @@ def pretrained_run(tmp_path_factory: pytest.TempPathFactory, persona_shards: Pat
     pretrain(persona_shards, str(tiny_model_dir), out, DataConfig(heldout_fraction=0.0, context_tokens=16, utterance_tokens=16),
              SoftPromptConfig(k=4, length=3), TrainConfig(steps=4, batch_size=4, lr=0.05, device="cpu"))
     return out
+
+
+@pytest.fixture()
+def model_and_tokenizer(tiny_model_dir: Path):
+    """The tiny model and its tokenizer, loaded afresh for each test (tests train on it)."""
+    from training.modeling import load_base_model
+
+    model, tokenizer, _ = load_base_model(str(tiny_model_dir))
+    return model, tokenizer
