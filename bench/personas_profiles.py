@@ -97,7 +97,7 @@ PROFILES["gemma-cpu-objectives"] = replace(UPPER, objectives=("nll", "kl", "mix"
 # the few-shot curve of ours nll+speaker, 0/8/32/128/all lines at the same 15 steps per character (the 32-line
 # fit is gemma-cpu-upper's: copy its work folder's fit-pretrain-k16-l10-nll+speaker to reuse it);
 PROFILES["gemma-cpu-curve"] = replace(UPPER, shots=(0, 8, 32, 128, ALL_SHOTS), curve_methods=("ours-nll+speaker",),
-                                      baselines=(), hard_prompt=False)
+                                      curve_sources=("gold",), baselines=(), hard_prompt=False)
 # ours nll+speaker and PEFT prompt tuning trained on our own attribution (--sources attributed);
 PROFILES["gemma-cpu-attributed"] = replace(UPPER, baselines=("prompt-tuning",), hard_prompt=False)
 # a larger basis (K=64), pretrained as gemma-cpu-speaker's (150 steps with the speaker term, here at 24 + 32 tokens).
