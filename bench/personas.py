@@ -39,7 +39,7 @@ from training import checkpoint, trainer
 from training.baselines import BaselineConfig, HardPrompt, LoraAdapters, PromptTuning
 from training.config import ALL_SHOTS, DataConfig, Shots, SoftPromptConfig, TrainConfig, shots_label
 from training.data import (
-    PersonaCorpus, TokenCache, character_sheet, encode_examples, load_corpus, sheet_ids, token_budget,
+    PersonaCorpus, TokenBudget, TokenCache, character_sheet, encode_examples, load_corpus, sheet_ids, token_budget,
 )
 from training.evaluate import (
     EvalConfig, MethodReport, PersonaMixture, bias_lines, evaluate_method, few_shot_curve, heldout_lines,
@@ -112,6 +112,17 @@ def heldout_spans(exp: Experiment, gold_shards: Path) -> dict[str, list[tuple[in
             for u in exp.gold.split(cid, split):
                 spans.setdefault(u.book_id, []).append(offsets[(u.book_id, u.quote_id)])
     return spans
+
+
+def evaluation_lines(exp: Experiment, other: PersonaCorpus | None) -> tuple[TokenCache, TokenBudget]:
+    """Set the evaluated characters and their gold held-out lines (`exp.characters`, `exp.books`); returns the
+    token cache and the budget they were encoded with (room for the profile's longest prompt)."""
+    p = exp.profile
+    exp.characters = evaluated_characters(exp.gold, other, p)
+    budget = token_budget(exp.data_config(()), max((p.length, *(l for _, l in p.ablations))), max_positions(exp.base), True)
+    cache = TokenCache(exp.tokenizer, exp.work.parent / "tokens")
+    exp.books = heldout_lines(exp.gold, exp.characters, cache, budget, EvalConfig(max_lines=p.max_test_lines))
+    return cache, budget
 
 
 def evaluated_characters(gold: PersonaCorpus, other: PersonaCorpus | None, profile: Profile) -> list[str]:
@@ -332,11 +343,7 @@ def run(profile_name: str, pdnc: Path, model_ref: str, out: Path, sources: tuple
         other = load_corpus(source_dirs["attributed"], exp.data_config(profile.eval_books))
     if "gold" in sources:
         shutil.copytree(shared / "shards-gold", source_dirs["gold"], dirs_exist_ok=True)
-    exp.characters = evaluated_characters(exp.gold, other, profile)
-    budget = token_budget(exp.data_config(()), max((profile.length, *(l for _, l in profile.ablations))),
-                          max_positions(exp.base), True)
-    cache = TokenCache(exp.tokenizer, exp.work.parent / "tokens")
-    exp.books = heldout_lines(exp.gold, exp.characters, cache, budget, EvalConfig(max_lines=profile.max_test_lines))
+    cache, budget = evaluation_lines(exp, other)
     exp.noprompt = noprompt_scores(exp.base, exp.tokenizer.pad_token_id, exp.books, EvalConfig.batch_size)
     exp.bias = bias_lines(exp.base, exp.tokenizer.pad_token_id, exp.gold, exp.characters, cache, budget)
     noprompt = noprompt_report(exp.books, exp.noprompt)
