@@ -119,7 +119,8 @@ def evaluation_lines(exp: Experiment, other: PersonaCorpus | None) -> tuple[Toke
     token cache and the budget they were encoded with (room for the profile's longest prompt)."""
     p = exp.profile
     exp.characters = evaluated_characters(exp.gold, other, p)
-    budget = token_budget(exp.data_config(()), max((p.length, *(l for _, l in p.ablations))), max_positions(exp.base), True)
+    longest = max((p.length, *(l for _, l in p.ablations)))
+    budget = token_budget(exp.data_config(()), longest, max_positions(exp.base), True)
     cache = TokenCache(exp.tokenizer, exp.work.parent / "tokens")
     exp.books = heldout_lines(exp.gold, exp.characters, cache, budget, EvalConfig(max_lines=p.max_test_lines))
     return cache, budget

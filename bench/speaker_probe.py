@@ -1,7 +1,7 @@
 """How much speaker information do the lines carry? Linear probes, read beside bench/personas.py's speaker ID.
 
     python bench/speaker_probe.py --profile gemma-cpu-upper --model gemma-3-270m [--pdnc ../shared/pdnc]
-        [--shots 32,128] [--out bench/results/personas] [--json bench/results/speaker_probe.json]
+        [--shots 32,128] [--context-tokens N] [--out bench/results/personas] [--json bench/results/speaker_probe.json]
 
 Not a persona method: a multinomial logistic regression over a book's evaluated characters (classes weighted
 equally), trained on the first `shots` training lines of each (the lines a persona is fitted on) and scored on
@@ -11,7 +11,8 @@ the same gold held-out lines as bench/personas.py with the same profile. Its fea
   tokens          the utterance's token counts, log(1 + count), with no model at all
 A persona identifies a speaker by how likely its prompt makes a line; a probe that cannot separate the speakers
 from the model's own features, or from the words, says the lines hold little speaker signal at this length.
-The L2 strength is chosen by 4-fold cross-validation on the training lines only.
+The L2 strength is chosen by 4-fold cross-validation on the training lines only. `--context-tokens` reads the
+same lines with more (or less) of the text before them than the profile gives.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -109,7 +111,8 @@ def chosen_l2(x: np.ndarray, y: np.ndarray, classes: int) -> float:
     return L2_GRID[int(np.argmax(scores))]
 
 
-def probe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, classes: int) -> dict[str, float]:
+def probe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+          classes: int) -> dict[str, float]:
     """Held-out accuracy and its standard error of the cross-validated probe."""
     l2 = chosen_l2(x_train, y_train, classes)
     accuracy = float((predict(fit_logistic(x_train, y_train, classes, l2), x_test) == y_test).mean())
@@ -118,11 +121,14 @@ def probe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: 
 
 
 def run(profile_name: str, pdnc: Path, model_ref: str, out: Path, shots_levels: tuple[int | None, ...],
-        device: str) -> dict:
+        device: str, context_tokens: int | None = None) -> dict:
     """Every probe (model layers and tokens) at every shots level on the profile's evaluation books."""
     profile = PROFILES[profile_name]
+    if context_tokens is not None:
+        profile = replace(profile, context_tokens=context_tokens)
     shared = out / "work"
-    exp = Experiment(profile, pdnc, model_ref, shared / settings_key(profile, model_ref), resolve_device(device), timings={})
+    exp = Experiment(profile, pdnc, model_ref, shared / settings_key(profile, model_ref), resolve_device(device),
+                     timings={})
     exp.base, exp.tokenizer, exp.model_ref = load_base_model(model_ref)
     exp.base.to(exp.device)
     build_gold_shards(pdnc, profile.pretrain_books + profile.eval_books, shared / "shards-gold")
@@ -130,7 +136,8 @@ def run(profile_name: str, pdnc: Path, model_ref: str, out: Path, shots_levels: 
     cache, budget = evaluation_lines(exp, None)
     n_layers = exp.base.config.get_text_config().num_hidden_layers
     layers = [n_layers // 2, n_layers]
-    results = {"profile_name": profile_name, "model": exp.model_ref, "layers": layers, "books": {}}
+    results = {"profile_name": profile_name, "model": exp.model_ref, "context_tokens": profile.context_tokens,
+               "utterance_tokens": profile.utterance_tokens, "layers": layers, "books": {}}
     for book in exp.books:
         test_x = pooled_states(exp.base, book.examples, exp.tokenizer.pad_token_id, layers)
         test_y = book.speakers
@@ -139,7 +146,7 @@ def run(profile_name: str, pdnc: Path, model_ref: str, out: Path, shots_levels: 
         most = None if None in shots_levels else max(shots_levels)
         examples = training_examples(exp, book.candidates, most, cache, budget)
         labels = np.array([e.character_index for e in examples])
-        rank = np.array([int((labels[:i] == y).sum()) for i, y in enumerate(labels)])  # the line's place in its speaker's
+        rank = np.array([int((labels[:i] == y).sum()) for i, y in enumerate(labels)])  # index among its speaker's lines
         states = pooled_states(exp.base, examples, exp.tokenizer.pad_token_id, layers)
         for shots in shots_levels:
             rows = np.flatnonzero(rank < (shots or len(rank)))
@@ -179,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=str(ROOT.parent / "shared" / "models" / "gutenberg-gpt2"),
                         help="Hub id, local folder, .gguf file or gemma-3-270m (the packaged Gemma 3 270M)")
     parser.add_argument("--shots", default="32,128", help="training lines per character, comma-separated (or all)")
+    parser.add_argument("--context-tokens", type=int, help="tokens of text before each line (default: the profile's)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "personas",
                         help="bench/personas.py's output folder: its shards and token cache are shared")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "speaker_probe.json")
@@ -188,7 +196,9 @@ def main(argv: list[str] | None = None) -> int:
         shots = parse_shots(args.shots)
         if not shots or 0 in shots:
             raise CorpusError(f"--shots takes positive line counts or all, got {args.shots!r}")
-        results = run(args.profile, args.pdnc, args.model, args.out, shots, args.device)
+        if args.context_tokens is not None and args.context_tokens < 0:
+            raise CorpusError(f"--context-tokens takes a count of tokens, got {args.context_tokens}")
+        results = run(args.profile, args.pdnc, args.model, args.out, shots, args.device, args.context_tokens)
     except CorpusError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -53,9 +53,9 @@ def test_token_counts_use_the_training_vocabulary_of_the_utterances(speaker_prob
     assert words["accuracy"] == 1.0
 
 
-@pytest.mark.parametrize("shots", ["0", "8,none"])
-def test_bad_shots_are_one_error_line(speaker_probe, shots: str, capsys) -> None:
-    assert speaker_probe.main(["--shots", shots, "--pdnc", "/nonexistent"]) == 1
+@pytest.mark.parametrize("arguments", [["--shots", "0"], ["--shots", "8,none"], ["--context-tokens", "-1"]])
+def test_bad_options_are_one_error_line(speaker_probe, arguments: list[str], capsys) -> None:
+    assert speaker_probe.main([*arguments, "--pdnc", "/nonexistent"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
 

