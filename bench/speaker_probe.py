@@ -28,13 +28,14 @@ import torch
 
 from corpus.errors import CorpusError
 from corpus.shards.parquet import atomic_write_bytes
-from personas import ROOT, Experiment, evaluation_lines, settings_key
+from personas_experiment import Experiment, evaluation_lines, settings_key
 from personas_profiles import PROFILES
 from personas_shards import build_gold_shards
 from training.config import parse_shots, shots_label
 from training.data import Example, TokenBudget, TokenCache, collate, encode_examples, load_corpus
 from training.modeling import load_base_model, resolve_device
 
+ROOT = Path(__file__).resolve().parents[1]
 L2_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0)  # mean-loss ridge strengths tried by cross-validation
 FOLDS = 4
 BATCH = 16

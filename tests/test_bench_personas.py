@@ -21,8 +21,9 @@ def bench_module(monkeypatch):
     return personas
 
 
-def experiment(personas, model_and_tokenizer, persona_shards: Path, tiny_model_dir: Path, tmp_path: Path, **fields):
+def experiment(model_and_tokenizer, persona_shards: Path, tiny_model_dir: Path, tmp_path: Path, **fields):
     """A bench Experiment on the tiny model and the fixture book "100" (its 3 most talkative characters)."""
+    from personas_experiment import Experiment, evaluated_characters
     from personas_profiles import PROFILES
 
     model, tokenizer = model_and_tokenizer
@@ -31,10 +32,9 @@ def experiment(personas, model_and_tokenizer, persona_shards: Path, tiny_model_d
                                   main_shots=8, speaker_rivals=2, prompts_lr=0.1, **fields)
     shards = tmp_path / "gold" / "shards"
     shutil.copytree(persona_shards, shards)
-    exp = personas.Experiment(profile, tmp_path, str(tiny_model_dir), tmp_path / "work", "cpu", model,
-                              tokenizer, timings={})
+    exp = Experiment(profile, tmp_path, str(tiny_model_dir), tmp_path / "work", "cpu", model, tokenizer, timings={})
     corpus = load_corpus(shards, exp.data_config(profile.eval_books))
-    exp.characters = personas.evaluated_characters(corpus, None, profile)
+    exp.characters = evaluated_characters(corpus, None, profile)
     budget = token_budget(exp.data_config(()), profile.length, max_positions(model), True)
     exp.books = heldout_lines(corpus, exp.characters, TokenCache(tokenizer), budget, EvalConfig(max_lines=4))
     exp.noprompt = noprompt_scores(model, tokenizer.pad_token_id, exp.books, 8)
@@ -44,7 +44,7 @@ def experiment(personas, model_and_tokenizer, persona_shards: Path, tiny_model_d
 def test_bench_per_character_prompts_train_with_the_speaker_term(model_and_tokenizer, persona_shards: Path,
                                                                  tiny_model_dir: Path, tmp_path, monkeypatch) -> None:
     personas = bench_module(monkeypatch)
-    exp, shards = experiment(personas, model_and_tokenizer, persona_shards, tiny_model_dir, tmp_path)
+    exp, shards = experiment(model_and_tokenizer, persona_shards, tiny_model_dir, tmp_path)
     reports = {objective: personas.character_prompt_reports(exp, shards, objective, (8,))[0]
                for objective in ("nll+speaker", "nll")}
     report = reports["nll+speaker"]
@@ -64,7 +64,7 @@ def test_the_few_shot_curve_reuses_the_main_point_and_the_ablation_fits_the_main
     """With main_shots below all, the curve fits every other level (all included) around the main comparison's
     point, in order of lines; an ablation is the first objective at main_shots on a basis of its own K and L."""
     personas = bench_module(monkeypatch)
-    exp, shards = experiment(personas, model_and_tokenizer, persona_shards, tiny_model_dir, tmp_path,
+    exp, shards = experiment(model_and_tokenizer, persona_shards, tiny_model_dir, tmp_path,
                              pretrain_books=("100",), pretrain_steps=2, k=4, objectives=("nll+speaker",),
                              baselines=(), hard_prompt=False, shots=(0, 8, ALL_SHOTS),
                              curve_methods=("ours-nll+speaker",), ablations=((2, 3),))
