@@ -254,11 +254,12 @@ def run(profile_name: str, pdnc: Path, model_ref: str, out: Path, sources: tuple
                      timings={}, basis=basis)
     if basis is not None:
         checkpoint.read_persona(basis)  # a missing or damaged run: one clear error before any work
-    exp.base, exp.tokenizer, exp.model_ref = load_base_model(model_ref)
-    exp.base.to(exp.device)
     books = profile.pretrain_books + profile.eval_books
     source_dirs = {"gold": exp.work / "gold" / "shards"}
+    # the shards before the model, so a bad --pdnc fails at once
     exp.timed("gold shards", lambda: build_gold_shards(pdnc, books, shared / "shards-gold"))
+    exp.base, exp.tokenizer, exp.model_ref = load_base_model(model_ref)
+    exp.base.to(exp.device)
     exp.gold = load_corpus(shared / "shards-gold", exp.data_config(profile.eval_books))
     other = None
     if "attributed" in sources:

@@ -101,5 +101,4 @@ PROFILES["gemma-cpu-curve"] = replace(UPPER, shots=(0, 8, 32, 128, ALL_SHOTS), c
 # ours nll+speaker and PEFT prompt tuning trained on our own attribution (--sources attributed);
 PROFILES["gemma-cpu-attributed"] = replace(UPPER, baselines=("prompt-tuning",), hard_prompt=False)
 # a larger basis (K=64), pretrained as gemma-cpu-speaker's (150 steps with the speaker term, here at 24 + 32 tokens).
-PROFILES["gemma-cpu-ablations"] = replace(UPPER, objectives=("nll+speaker",), baselines=(), hard_prompt=False,
-                                          ablations=((64, 10),))
+PROFILES["gemma-cpu-ablations"] = replace(UPPER, baselines=(), hard_prompt=False, ablations=((64, 10),))

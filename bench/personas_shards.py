@@ -10,14 +10,20 @@ from pathlib import Path
 import numpy as np
 
 from corpus.attribution.runner import AttributeConfig, attribute_books
+from corpus.errors import CorpusError
 from corpus.gutenberg.books import BookMetadata
 from corpus.gutenberg.chapters import find_chapters
 from corpus.shards import parquet, schema
 from corpus.shards.writer import write_book, write_run_tables
-from pdnc import gold_book_attribution, read_cast
+from pdnc import gold_book_attribution, novel_folders, read_cast
+
 
 def build_gold_shards(pdnc: Path, books: tuple[str, ...], out: Path) -> Path:
-    """Persona shards of the gold PDNC speakers (one per novel; the book id is the folder name)."""
+    """Persona shards of the gold PDNC speakers (one per novel; the book id is the folder name). A missing
+    PDNC folder or novel is a CorpusError."""
+    missing = sorted(set(books) - {folder.name for folder in novel_folders(pdnc)})
+    if missing:
+        raise CorpusError(f"{pdnc} has no PDNC novel {', '.join(missing)}")
     for name in books:
         folder = pdnc / name
         if not parquet.utterance_shard_path(out, name).exists():

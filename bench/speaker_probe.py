@@ -130,9 +130,9 @@ def run(profile_name: str, pdnc: Path, model_ref: str, out: Path, shots_levels: 
     shared = out / "work"
     exp = Experiment(profile, pdnc, model_ref, shared / settings_key(profile, model_ref), resolve_device(device),
                      timings={})
+    build_gold_shards(pdnc, profile.eval_books, shared / "shards-gold")  # before the model: a bad --pdnc fails at once
     exp.base, exp.tokenizer, exp.model_ref = load_base_model(model_ref)
     exp.base.to(exp.device)
-    build_gold_shards(pdnc, profile.pretrain_books + profile.eval_books, shared / "shards-gold")
     exp.gold = load_corpus(shared / "shards-gold", exp.data_config(profile.eval_books))
     cache, budget = evaluation_lines(exp, None)
     n_layers = exp.base.config.get_text_config().num_hidden_layers

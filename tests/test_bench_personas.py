@@ -79,3 +79,19 @@ def test_the_few_shot_curve_reuses_the_main_point_and_the_ablation_fits_the_main
     (ablation,) = section["ablations"]
     assert ablation["method"] == "ours (nll+speaker, K=2, L=3)" and ablation["shots"] == "8"
     assert ablation["objective"] == "nll+speaker" and ablation["trainable_per_character"] == 2
+
+
+def test_a_missing_pdnc_folder_or_novel_is_one_error_line_before_any_model_loads(monkeypatch, tmp_path, capsys) -> None:
+    personas = bench_module(monkeypatch)
+    from pdnc import CHARACTERS_FILE, QUOTES_FILE, TEXT_FILE
+
+    pdnc = tmp_path / "pdnc"
+    (pdnc / "Persuasion").mkdir(parents=True)
+    for name in (TEXT_FILE, QUOTES_FILE, CHARACTERS_FILE):
+        (pdnc / "Persuasion" / name).write_text("", encoding="utf-8")
+    for root, expected in ((tmp_path / "absent", "does not exist"), (pdnc, "has no PDNC novel NorthangerAbbey, PrideAndPrejudice")):
+        assert personas.main(["--quick", "--pdnc", str(root), "--out", str(tmp_path / "out"),
+                              "--model", str(tmp_path / "no-model")]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and expected in err and err.count("\n") == 1
+    assert not (tmp_path / "out" / "results.json").exists()

@@ -53,17 +53,13 @@ def test_token_counts_use_the_training_vocabulary_of_the_utterances(speaker_prob
     assert words["accuracy"] == 1.0
 
 
-@pytest.mark.parametrize("arguments", [["--shots", "0"], ["--shots", "8,none"], ["--context-tokens", "-1"]])
-def test_bad_options_are_one_error_line(speaker_probe, arguments: list[str], capsys) -> None:
-    assert speaker_probe.main([*arguments, "--pdnc", "/nonexistent"]) == 1
+@pytest.mark.parametrize(("arguments", "expected"), [(["--shots", "0"], "--shots"), (["--shots", "8,none"], "few-shot level"),
+                                                     (["--context-tokens", "-1"], "--context-tokens"),
+                                                     ([], "PDNC directory /nonexistent does not exist")])
+def test_bad_options_are_one_error_line(speaker_probe, arguments: list[str], expected: str, tmp_path, capsys) -> None:
+    """Bad shots or context, or a missing PDNC folder (before any model loads), give one error line."""
+    assert speaker_probe.main([*arguments, "--pdnc", "/nonexistent", "--model", str(tmp_path / "no-model"),
+                               "--json", str(tmp_path / "probe.json")]) == 1
+    assert not (tmp_path / "probe.json").exists()
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1
-
-
-def test_every_speaker_weighs_the_same_however_many_lines_it_has(speaker_probe) -> None:
-    """At x = 0.5 class 0 has 30 training lines and class 1 only 10, but class 1 has nothing else: weighted
-    equally, class 1 owns that point (an unweighted fit would give it to class 0 by its prior)."""
-    x = np.array([-1.0] * 90 + [0.5] * 30 + [0.5] * 10)[:, None]
-    y = np.array([0] * 120 + [1] * 10)
-    model = speaker_probe.fit_logistic(x, y, 2, 1e-3)
-    assert speaker_probe.predict(model, np.array([[0.5], [-1.0]])).tolist() == [1, 0]
+    assert err.startswith("error: ") and expected in err and err.count("\n") == 1
